@@ -1,0 +1,8 @@
+"""symtune: symbol tuning (Wei et al. 2023) end to end.
+
+Data flow, one subpackage per stage:
+    tasks/ (sources) -> symbols.py -> prompts.py -> data/ (tuning rows)
+    -> train/ (LoRA or full) -> eval/ (ICL, flipped, algorithmic) -> report/
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,80 @@
+"""The `symtune` command: one verb per stage of the pipeline.
+
+    symtune --help
+    symtune <verb> --help
+
+Each verb lives in `symtune/commands/<verb>.py` and defines HELP, add_arguments(parser) and
+run(args) -> int. Modules import heavy libraries (torch, transformers) inside run(), so
+`--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from symtune import __version__
+from symtune.errors import SymtuneError
+
+# verb -> module name under symtune.commands (order = order in --help)
+VERBS = {
+    "prepare-model": "prepare_model",
+    "tasks": "tasks",
+    "symbols": "symbols",
+    "data": "data",
+    "train": "train",
+    "merge": "merge",
+    "eval": "eval",
+    "export": "export",
+    "run": "run",
+    "report": "report",
+}
+
+
+def _load(verb: str):
+    return importlib.import_module(f"symtune.commands.{VERBS[verb]}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="symtune",
+        description="Symbol tuning end to end: build data, tune, evaluate the paper's way, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"symtune {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="<verb>")
+    for verb in VERBS:
+        try:
+            mod = _load(verb)
+        except ModuleNotFoundError:
+            continue  # a verb not built yet
+        p = sub.add_parser(verb, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args._module.run(args)
+    except SymtuneError as e:
+        print(f"symtune {args.verb}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"symtune {args.verb}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
