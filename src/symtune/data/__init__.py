@@ -1,0 +1,1 @@
+"""The symbol-tuning data builder: tasks -> symbol-labelled few-shot prompts (JSONL rows)."""

@@ -1,0 +1,265 @@
+"""Build symbol-tuning rows (paper §3.1).
+
+    symtune data --out runs/data.jsonl --n-prompts 1000 --seed 0 --preview 2
+
+Each row: a task drawn by examples-proportional mixing (capped), 2-10 exemplars per class
+(shuffled), one query that is not an exemplar, every class remapped to a distinct symbol from
+the training pool (fresh per prompt), no instruction, a template drawn per prompt. Rows are
+independent: row i uses random.Random((seed, i)), so the file is the same for any worker count.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing as mp
+import random
+import re
+from dataclasses import dataclass
+
+from symtune.data.config import DataConfig
+from symtune.errors import SymtuneError
+from symtune.prompts import TEMPLATES, completion, get_template, render
+from symtune.symbols import SymbolPool
+from symtune.tasks.base import Task
+
+
+def symbol_family(symbol: str) -> str:
+    if symbol.isdigit():
+        return "int"
+    if re.fullmatch(r"[A-Z]+", symbol):
+        return "letters"
+    return "word"
+
+
+@dataclass
+class _TaskData:
+    task: Task
+    groups: list  # per class: list of example indices into examples
+    examples: list
+    weight: int
+
+
+class RowBuilder:
+    """Builds row i deterministically from (cfg.seed, i)."""
+
+    def __init__(self, cfg: DataConfig, tasks: list[Task], tokenizer):
+        if cfg.min_exemplars < 1 or cfg.max_exemplars < cfg.min_exemplars:
+            raise SymtuneError(f"exemplars per class must satisfy 1 <= min_exemplars ({cfg.min_exemplars}) <= max_exemplars ({cfg.max_exemplars})")
+        if not 0.0 <= cfg.symbol_fraction <= 1.0:
+            raise SymtuneError(f"symbol_fraction must be in [0, 1], got {cfg.symbol_fraction}")
+        if not tasks:
+            raise SymtuneError("no tuning tasks selected; pass --tasks or use the default mixture")
+        self.cfg = cfg
+        self.tok = tokenizer
+        self.templates = [get_template(t) for t in cfg.templates] if cfg.templates else list(TEMPLATES)
+        self.pool = SymbolPool("train", tuple(cfg.symbol_families), cfg.symbol_pool_size)
+        self.data: list[_TaskData] = []
+        for task in tasks:
+            exs = task.examples(task.exemplar_split)
+            groups = [[] for _ in task.labels]
+            for j, ex in enumerate(exs):
+                groups[ex.label].append(j)
+            for c, g in enumerate(groups):
+                need = cfg.min_exemplars + 1
+                if len(g) < need:
+                    raise SymtuneError(
+                        f"task {task.name}: class '{task.labels[c]}' has {len(g)} examples in split "
+                        f"'{task.exemplar_split}' but a prompt needs {need} ({cfg.min_exemplars} exemplars + a query); "
+                        "lower --min-exemplars or drop the task")
+            self.data.append(_TaskData(task, groups, exs, min(len(exs), cfg.task_cap)))
+        self.cum_weights = []
+        total = 0
+        for d in self.data:
+            total += d.weight
+            self.cum_weights.append(total)
+        self._ntok_cache: dict = {}
+        self._piece = {}
+        for fmt in self.templates:
+            self._piece[fmt.id] = (self._ntok(fmt.input_prefix), self._ntok(fmt.label_sep + fmt.label_prefix),
+                                   self._ntok(fmt.example_sep), self._ntok(fmt.pair_sep))
+
+    # -- token counting ------------------------------------------------------------------
+    def _ntok(self, text: str) -> int:
+        return len(self.tok.encode(text, add_special_tokens=False)) if text else 0
+
+    def _ex_tokens(self, ti: int, j: int) -> int:
+        key = (ti, j)
+        n = self._ntok_cache.get(key)
+        if n is None:
+            ex = self.data[ti].examples[j]
+            n = self._ntok(ex.text) + (self._ntok(ex.text_pair) if ex.text_pair is not None else 0)
+            self._ntok_cache[key] = n
+        return n
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok(text, add_special_tokens=True)["input_ids"]
+
+    # -- one row ---------------------------------------------------------------------------
+    def row(self, i: int) -> dict:
+        cfg = self.cfg
+        row_seed = f"{cfg.seed}:{i}"
+        rng = random.Random(f"symtune-data:{row_seed}")
+        ti = rng.choices(range(len(self.data)), cum_weights=self.cum_weights)[0]
+        d = self.data[ti]
+        task = d.task
+        n_cls = task.num_classes
+        if cfg.label_mode == "natural":
+            mode = "natural"
+        else:
+            mode = cfg.label_mode if rng.random() < cfg.symbol_fraction else "natural"
+        fmt = self.templates[rng.randrange(len(self.templates))]
+        if mode == "natural":
+            symbols = list(task.labels)
+        else:
+            symbols = self.pool.sample(n_cls, rng, self.tok, cfg.max_symbol_tokens)
+        q_cls = rng.randrange(n_cls)
+        chosen: list[list[int]] = []
+        query_j = None
+        for c, group in enumerate(d.groups):
+            avail = len(group) - (1 if c == q_cls else 0)
+            n_c = min(rng.randint(cfg.min_exemplars, cfg.max_exemplars), avail)
+            picks = rng.sample(group, n_c + (1 if c == q_cls else 0))
+            if c == q_cls:
+                query_j = picks.pop()
+            chosen.append(picks)
+        exemplars = [(j, c) for c, picks in enumerate(chosen) for j in picks]
+        rng.shuffle(exemplars)
+        shown = [symbols[rng.randrange(n_cls)] if mode == "random" else symbols[c] for j, c in exemplars]
+
+        # Fit the length budget: estimate from cached per-example token counts, then check exactly.
+        pin, plab, psep, ppair = self._piece[fmt.id]
+        label_tok = {s: len(self.pool.token_ids(s, self.tok)) for s in set(symbols)}
+        instr_tok = self._ntok(task.instruction) + 2 if mode == "natural" else 0
+
+        def estimate(ex_list):
+            n = instr_tok + pin + self._ex_tokens(ti, query_j) + plab + label_tok[symbols[q_cls]]
+            for k, (j, c) in enumerate(ex_list):
+                n += pin + self._ex_tokens(ti, j) + plab + label_tok[shown_of[k]] + psep
+            return n
+
+        shown_of = shown
+        dropped = 0
+        while True:
+            while estimate(exemplars) > cfg.max_length and self._can_drop(exemplars, n_cls):
+                k = self._drop_index(exemplars, n_cls)
+                exemplars.pop(k)
+                shown_of.pop(k)
+                dropped += 1
+            ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown_of)]
+            instruction = task.instruction if mode == "natural" else None
+            rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
+            comp = completion(symbols[q_cls])
+            full_ids = self.encode(rendered.prompt + comp)
+            if len(full_ids) <= cfg.max_length:
+                break
+            if not self._can_drop(exemplars, n_cls):
+                raise SymtuneError(
+                    f"--max-length {cfg.max_length} is too small for one exemplar per class of task {task.name} "
+                    f"(row {i} needs {len(full_ids)} tokens); raise --max-length")
+            k = self._drop_index(exemplars, n_cls)
+            exemplars.pop(k)
+            shown_of.pop(k)
+            dropped += 1
+        prompt_ids = self.encode(rendered.prompt)
+        if full_ids[: len(prompt_ids)] != prompt_ids:
+            raise SymtuneError(
+                f"row {i} (task {task.name}, template {fmt.id}): the prompt's tokens are not a prefix of "
+                f"prompt+completion's tokens for this tokenizer; choose other templates (--templates)")
+        per_class = collections.Counter(c for j, c in exemplars)
+        return {
+            "prompt": rendered.prompt,
+            "completion": comp,
+            "meta": {
+                "task": task.name,
+                "template": fmt.id,
+                "label_mode": mode,
+                "instruction": mode == "natural",
+                "symbols": symbols,
+                "labels": list(task.labels),
+                "n_exemplars": len(exemplars),
+                "exemplars_per_class": [per_class.get(c, 0) for c in range(n_cls)],
+                "exemplar_labels": [{"start": s, "end": e, "class": c}
+                                    for (s, e), (j, c) in zip(rendered.label_spans, exemplars)],
+                "query_class": q_cls,
+                "n_tokens": len(full_ids),
+                "completion_tokens": len(full_ids) - len(prompt_ids),
+                "shortened": dropped > 0,
+                "dropped_exemplars": dropped,
+                "seed": row_seed,
+            },
+        }
+
+    @staticmethod
+    def _can_drop(exemplars, n_cls) -> bool:
+        return len(exemplars) > n_cls
+
+    @staticmethod
+    def _drop_index(exemplars, n_cls) -> int:
+        """Drop the last-shown exemplar of the class with the most exemplars (keeps one per class)."""
+        counts = collections.Counter(c for j, c in exemplars)
+        top = max(counts.values())
+        cls = min(c for c, n in counts.items() if n == top)
+        return max(k for k, (j, c) in enumerate(exemplars) if c == cls)
+
+
+# -- parallel building (fork: workers inherit the builder) -------------------------------------
+_WORKER: RowBuilder | None = None
+
+
+def _work(i: int) -> dict:
+    return _WORKER.row(i)  # type: ignore[union-attr]
+
+
+def iter_rows(builder: RowBuilder, n: int, workers: int = 1):
+    """Rows 0..n-1 in order, from one or several processes (same output either way)."""
+    global _WORKER
+    if workers <= 1 or n < 200:
+        for i in range(n):
+            yield builder.row(i)
+        return
+    _WORKER = builder
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_work, range(n), chunksize=64)
+    _WORKER = None
+
+
+class Stats:
+    def __init__(self):
+        self.n = 0
+        self.tasks = collections.Counter()
+        self.modes = collections.Counter()
+        self.families = collections.Counter()
+        self.templates = collections.Counter()
+        self.exemplars_per_class = collections.Counter()
+        self.shortened = 0
+        self.tokens_sum = 0
+        self.tokens_max = 0
+
+    def add(self, row: dict) -> None:
+        m = row["meta"]
+        self.n += 1
+        self.tasks[m["task"]] += 1
+        self.modes[m["label_mode"]] += 1
+        self.templates[m["template"]] += 1
+        if m["label_mode"] != "natural":
+            for s in m["symbols"]:
+                self.families[symbol_family(s)] += 1
+        for k in m["exemplars_per_class"]:
+            self.exemplars_per_class[k] += 1
+        self.shortened += int(m["shortened"])
+        self.tokens_sum += m["n_tokens"]
+        self.tokens_max = max(self.tokens_max, m["n_tokens"])
+
+    def as_dict(self) -> dict:
+        return {
+            "n_prompts": self.n,
+            "tasks": dict(sorted(self.tasks.items())),
+            "label_modes": dict(sorted(self.modes.items())),
+            "symbol_families": dict(sorted(self.families.items())),
+            "templates": {str(k): v for k, v in sorted(self.templates.items())},
+            "exemplars_per_class": {str(k): v for k, v in sorted(self.exemplars_per_class.items())},
+            "shortened_prompts": self.shortened,
+            "tokens_mean": round(self.tokens_sum / max(self.n, 1), 1),
+            "tokens_max": self.tokens_max,
+        }

@@ -1,0 +1,34 @@
+"""DataConfig: every knob of the tuning-data builder (paper §3.1 defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symtune.config import opt
+from symtune.symbols import FAMILIES
+
+
+@dataclass
+class DataConfig:
+    tasks: list[str] = opt([], "Tuning tasks by name; empty = the bundled default tuning mixture.")
+    task_config: str | None = opt(None, "Task config to take tasks from: 'paper' (Hub datasets, online) or a YAML file; default = bundled tasks.")
+    n_prompts: int = opt(1000, "Number of prompts (rows) to build.")
+    seed: int = opt(0, "Seed; row i uses its own RNG derived from (seed, i), so output is identical for any worker count.")
+    model: str = opt("smollm2-135m", "Model whose tokenizer drives the length and prefix checks (preset, folder or Hub id).")
+    min_exemplars: int = opt(2, "Minimum in-context exemplars per class (paper: 2).")
+    max_exemplars: int = opt(10, "Maximum in-context exemplars per class (paper: 10); drawn uniformly per class.")
+    max_length: int = opt(1024, "Maximum tokens of prompt + completion; longer prompts drop exemplars (keeping one per class).")
+    task_cap: int = opt(25000, "Examples-proportional mixing cap: a task weighs min(#train examples, cap) (paper: 25k).")
+    symbol_fraction: float = opt(1.0, "Share of symbol prompts; the rest are natural-label prompts with instructions.")
+    label_mode: str = opt("symbols", "symbols: arbitrary symbols; natural: the tasks' own labels with instructions; random: symbols with exemplar labels inconsistent with the inputs (null control).",
+                          choices=("symbols", "natural", "random"))
+    symbol_families: list[str] = opt(list(FAMILIES), "Symbol families to draw from (int, letters, word).", choices=FAMILIES)
+    symbol_pool_size: int | None = opt(None, "Symbols per family in the pool (paper ablation: 10/100/1000/10000); default all 10,000.")
+    max_symbol_tokens: int | None = opt(None, "Cap on a symbol's token count for the tokenizer (off by default, as in the paper).")
+    templates: list[int] = opt([], "Template ids to draw from (0-9); empty = all ten.")
+    max_tasks: int | None = opt(None, "Use only the first N tasks of the mixture (ablation over the number of tasks).")
+    workers: int = opt(1, "Worker processes for building (output does not depend on it).")
+    task_files: list[str] = opt([], "User data files (CSV/JSONL/Parquet) to tune on, with --text-col/--label-col.")
+    text_col: str = opt("text", "Text column of --task-files.")
+    text_pair_col: str | None = opt(None, "Optional second-text column of --task-files (sentence pairs).")
+    label_col: str = opt("label", "Label column of --task-files.")

@@ -1,0 +1,102 @@
+"""Resolve tasks and tokenizer from a DataConfig, build rows, write JSONL + stats atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from symtune.data.build import RowBuilder, Stats, iter_rows
+from symtune.data.config import DataConfig
+from symtune.errors import SymtuneError
+from symtune.provenance import provenance, write_json_atomic
+
+
+def resolve_tasks(cfg: DataConfig) -> list:
+    from symtune.tasks import registry
+
+    tasks = []
+    if cfg.task_config:
+        pool = [t for t in registry.load_task_config(cfg.task_config) if t.role == "tune"]
+        if cfg.tasks:
+            by_name = {t.name: t for t in pool}
+            missing = [n for n in cfg.tasks if n not in by_name]
+            if missing:
+                raise SymtuneError(f"unknown task(s) {', '.join(missing)} in task config {cfg.task_config}")
+            pool = [by_name[n] for n in cfg.tasks]
+        tasks.extend(pool)
+    elif cfg.tasks:
+        for name in cfg.tasks:
+            t = registry.get_task(name)
+            if t.role == "eval":
+                raise SymtuneError(
+                    f"task {name} is a held-out evaluation task; tuning on it would leak into evaluation. "
+                    "Pick tuning tasks (`symtune tasks --role tune`)")
+            tasks.append(t)
+    elif not cfg.task_files:
+        tasks.extend(registry.default_tune_tasks())
+    for path in cfg.task_files:
+        tasks.append(registry.task_from_file(path, text_col=cfg.text_col, label_col=cfg.label_col,
+                                             text_pair_col=cfg.text_pair_col, role="tune"))
+    if cfg.max_tasks is not None:
+        if cfg.max_tasks < 1:
+            raise SymtuneError("--max-tasks must be at least 1")
+        tasks = tasks[: cfg.max_tasks]
+    return tasks
+
+
+def make_builder(cfg: DataConfig, tokenizer=None) -> RowBuilder:
+    if cfg.n_prompts < 1:
+        raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
+    if cfg.max_length < 16:
+        raise SymtuneError(f"--max-length {cfg.max_length} is too small; use at least a few hundred tokens")
+    if tokenizer is None:
+        from symtune.models import load_tokenizer
+
+        tokenizer = load_tokenizer(cfg.model)
+    return RowBuilder(cfg, resolve_tasks(cfg), tokenizer)
+
+
+def stats_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".stats.json")
+
+
+def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bool = True) -> dict:
+    """Write `out` (JSONL) and `<stem>.stats.json` (config, provenance, statistics). Returns stats."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    builder = make_builder(cfg, tokenizer)
+    stats = Stats()
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + out.name + ".", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
+            for row in iter_rows(builder, cfg.n_prompts, cfg.workers):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                stats.add(row)
+                bar.update(1)
+            bar.close()
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    summary = stats.as_dict()
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    from dataclasses import asdict
+
+    write_json_atomic(stats_path(out), {"config": asdict(cfg), "stats": summary, "provenance": provenance(),
+                                        "tasks": [t.name for t in (d.task for d in builder.data)]})
+    return summary
+
+
+def format_row(row: dict) -> str:
+    m = row["meta"]
+    head = (f"--- task={m['task']} template={m['template']} mode={m['label_mode']} "
+            f"symbols={m['symbols']} exemplars={m['n_exemplars']} tokens={m['n_tokens']} ---")
+    return f"{head}\n{row['prompt']}\u2039{row['completion']}\u203a"

@@ -1,0 +1,152 @@
+"""Symbol pools (paper §3.1, Fig. 3; official generate_symbols.py): the arbitrary labels.
+
+    symtune symbols --pool train -n 10 --seed 0
+    symtune symbols --pool eval -n 5 --family word
+
+Three families: integers, uppercase letter strings (bijective base 26: 1->A, 27->AA) and
+English words. Training pool: integers 0-9,999, letter strings of 1-10,000, the 10,000 most
+common words. Evaluation pool (disjoint): integers 10,000-99,999, letter strings of
+10,001-100,000, words ranked 10,001-100,000. Words come from `wordfreq` (offline), keep
+lowercase ASCII words of >= 3 letters, and drop a blocklist of offensive words.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from symtune.errors import SymtuneError
+
+FAMILIES = ("int", "letters", "word")
+POOLS = ("train", "eval")
+TRAIN_SIZE = 10_000
+EVAL_END = 100_000
+_WORD_RE = re.compile(r"[a-z]{3,}")
+
+
+def int_to_letters(n: int) -> str:
+    """Bijective base 26: 1 -> A, 26 -> Z, 27 -> AA, 702 -> ZZ, 703 -> AAA."""
+    if n < 1:
+        raise ValueError("bijective base 26 starts at 1")
+    out = []
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out.append(chr(ord("A") + r))
+    return "".join(reversed(out))
+
+
+@functools.lru_cache(maxsize=1)
+def _blocked() -> frozenset:
+    text = resources.files("symtune.resources").joinpath("blocked_words.txt").read_text(encoding="utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> tuple[str, ...]:
+    """Common English words by frequency (wordfreq), filtered; at least EVAL_END of them."""
+    import wordfreq
+
+    blocked = _blocked()
+    words = [w for w in wordfreq.top_n_list("en", 250_000) if _WORD_RE.fullmatch(w) and w not in blocked]
+    if len(words) < EVAL_END:
+        raise SymtuneError(f"wordfreq returned only {len(words)} usable words; upgrade wordfreq (need {EVAL_END})")
+    return tuple(words[:EVAL_END])
+
+
+def family_symbols(family: str, pool: str) -> list[str] | range:
+    """All symbols of one family in one pool (ints/letters are computed lazily by index)."""
+    if family == "word":
+        words = english_words()
+        return list(words[:TRAIN_SIZE]) if pool == "train" else list(words[TRAIN_SIZE:EVAL_END])
+    return range(0, TRAIN_SIZE) if pool == "train" else range(TRAIN_SIZE, EVAL_END)
+
+
+def _render(family: str, value) -> str:
+    if family == "int":
+        return str(value)
+    if family == "letters":
+        return int_to_letters(value + 1)  # train 0..9999 -> 1..10000; eval -> 10001..100000
+    return value
+
+
+@dataclass
+class SymbolPool:
+    """A pool of candidate symbols; `sample` draws distinct, prefix-free symbols for one prompt."""
+
+    pool: str = "train"
+    families: tuple[str, ...] = FAMILIES
+    size_per_family: int | None = None  # None = the whole family (paper ablation: 10/100/1,000/10,000)
+
+    def __post_init__(self):
+        if self.pool not in POOLS:
+            raise SymtuneError(f"unknown symbol pool '{self.pool}'; choose train or eval")
+        self.families = tuple(self.families)
+        if not self.families:
+            raise SymtuneError("symbol families must not be empty; choose from int, letters, word")
+        for f in self.families:
+            if f not in FAMILIES:
+                raise SymtuneError(f"unknown symbol family '{f}'; choose from {', '.join(FAMILIES)}")
+        self._members = {}
+        for f in self.families:
+            members = family_symbols(f, self.pool)
+            if self.size_per_family is not None:
+                if self.size_per_family < 1:
+                    raise SymtuneError("symbol pool size per family must be at least 1")
+                members = members[: self.size_per_family]
+            self._members[f] = members
+        self._token_cache: dict = {}
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self._members.values())
+
+    def all_symbols(self) -> list[str]:
+        return [_render(f, v) for f in self.families for v in self._members[f]]
+
+    def draw_one(self, rng: random.Random) -> str:
+        family = self.families[rng.randrange(len(self.families))]
+        members = self._members[family]
+        return _render(family, members[rng.randrange(len(members))])
+
+    def token_ids(self, symbol: str, tokenizer) -> tuple[int, ...]:
+        """Token ids of a symbol as it appears after the delimiter (with a leading space)."""
+        key = (id(tokenizer), symbol)
+        ids = self._token_cache.get(key)
+        if ids is None:
+            ids = tuple(tokenizer.encode(" " + symbol, add_special_tokens=False))
+            self._token_cache[key] = ids
+        return ids
+
+    def sample(self, n: int, rng: random.Random, tokenizer=None, max_tokens: int | None = None,
+               max_tries: int = 10_000) -> list[str]:
+        """n distinct symbols; with a tokenizer no symbol's tokens are a prefix of another's,
+        and (with max_tokens) each is at most that many tokens. Resamples until true."""
+        if n > len(self):
+            raise SymtuneError(f"cannot draw {n} distinct symbols from a pool of {len(self)}; raise the pool size")
+        out: list[str] = []
+        ids: list[tuple[int, ...]] = []
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > max_tries:
+                raise SymtuneError(
+                    f"could not draw {n} prefix-free symbols within {max_tries} tries"
+                    + (f" with at most {max_tokens} tokens each; raise max_symbol_tokens" if max_tokens else ""))
+            s = self.draw_one(rng)
+            if s in out:
+                continue
+            if tokenizer is not None:
+                t = self.token_ids(s, tokenizer)
+                if max_tokens is not None and len(t) > max_tokens:
+                    continue
+                if any(_is_prefix(t, o) or _is_prefix(o, t) for o in ids):
+                    continue
+                ids.append(t)
+            out.append(s)
+        return out
+
+
+def _is_prefix(a: tuple, b: tuple) -> bool:
+    return len(a) <= len(b) and b[: len(a)] == a

@@ -1,0 +1,144 @@
+"""The symbol-tuning data builder on in-memory tasks (no registry needed)."""
+
+import json
+import random
+
+import pytest
+
+from symtune.data.build import RowBuilder, iter_rows
+from symtune.data.config import DataConfig
+from symtune.errors import SymtuneError
+from symtune.tasks.base import Example, Task
+
+
+def make_task(name="toy", n_cls=2, per_class=30, pair=False, long=False):
+    rng = random.Random(name)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+
+    def loader(split):
+        out = []
+        for c in range(n_cls):
+            for i in range(per_class):
+                text = " ".join(rng.choice(words) for _ in range(60 if long else 6)) + f" {split} {c} {i}"
+                out.append(Example(text, c, text_pair=("second " + str(i)) if pair else None))
+        return out
+
+    return Task(name=name, role="tune", task_type="toy", labels=[f"label{c}" for c in range(n_cls)],
+                instruction="Classify the text.", pair=pair, loader=loader)
+
+
+@pytest.fixture(scope="module")
+def tok(bundled_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(bundled_model_dir)
+
+
+def build(tok, tasks, n=60, **kw):
+    cfg = DataConfig(n_prompts=n, **kw)
+    return RowBuilder(cfg, tasks, tok), cfg
+
+
+def test_rows_follow_the_paper_recipe(tok):
+    b, cfg = build(tok, [make_task("a", 2), make_task("b", 3, pair=True)], max_length=2048)
+    for i in range(60):
+        row = b.row(i)
+        m = row["meta"]
+        n_cls = len(m["symbols"])
+        assert len(set(m["symbols"])) == n_cls
+        assert all(2 <= k <= 10 for k in m["exemplars_per_class"])
+        assert row["completion"] == " " + m["symbols"][m["query_class"]]
+        assert "Classify" not in row["prompt"]  # no instruction in symbol prompts
+        for span in m["exemplar_labels"]:
+            assert row["prompt"][span["start"]:span["end"]] == m["symbols"][span["class"]]
+        assert not any(lbl in m["symbols"] for lbl in ("label0", "label1"))
+        full = tok(row["prompt"] + row["completion"])["input_ids"]
+        assert len(full) == m["n_tokens"] <= cfg.max_length
+
+
+def test_query_is_not_an_exemplar(tok):
+    b, _ = build(tok, [make_task("a", 2, per_class=4)], max_length=4096)
+    for i in range(40):
+        row = b.row(i)
+        q = row["prompt"].rsplit(b.templates[0].example_sep, 1)[-1]
+        blocks = row["prompt"].split("\n\n")[:-1]
+        assert all(not blk.startswith(q) for blk in blocks)
+
+
+def test_deterministic_and_worker_independent(tok, tmp_path):
+    from symtune.data.run import build_dataset
+
+    cfg = DataConfig(n_prompts=300, seed=5, max_length=1024)
+    import symtune.data.run as run_mod
+
+    tasks = [make_task("a", 2), make_task("b", 3)]
+    orig = run_mod.resolve_tasks
+    run_mod.resolve_tasks = lambda c: tasks
+    try:
+        build_dataset(cfg, tmp_path / "one.jsonl", tokenizer=tok, progress=False)
+        cfg2 = DataConfig(n_prompts=300, seed=5, max_length=1024, workers=2)
+        build_dataset(cfg2, tmp_path / "two.jsonl", tokenizer=tok, progress=False)
+        cfg3 = DataConfig(n_prompts=300, seed=6, max_length=1024)
+        build_dataset(cfg3, tmp_path / "three.jsonl", tokenizer=tok, progress=False)
+    finally:
+        run_mod.resolve_tasks = orig
+    one = (tmp_path / "one.jsonl").read_bytes()
+    assert one == (tmp_path / "two.jsonl").read_bytes()
+    assert one != (tmp_path / "three.jsonl").read_bytes()
+    stats = json.loads((tmp_path / "one.stats.json").read_text())
+    assert stats["stats"]["n_prompts"] == 300 and stats["config"]["seed"] == 5
+    assert stats["provenance"]["versions"]["torch"]
+
+
+def test_shortening_keeps_one_per_class(tok):
+    b, cfg = build(tok, [make_task("long", 3, long=True)], max_length=600)
+    rows = [b.row(i) for i in range(30)]
+    assert any(r["meta"]["shortened"] for r in rows)
+    for r in rows:
+        assert r["meta"]["n_tokens"] <= 600
+        assert all(k >= 1 for k in r["meta"]["exemplars_per_class"])
+    b, _ = build(tok, [make_task("long", 3, long=True)], max_length=200)
+    with pytest.raises(SymtuneError, match="max-length"):
+        b.row(0)
+
+
+def test_mixing_modes(tok):
+    b, _ = build(tok, [make_task("a", 2)], symbol_fraction=0.5, max_length=2048)
+    modes = [b.row(i)["meta"]["label_mode"] for i in range(100)]
+    assert 25 < modes.count("natural") < 75
+    nat = next(b.row(i) for i in range(100) if b.row(i)["meta"]["label_mode"] == "natural")
+    assert nat["prompt"].startswith("Classify the text.") and nat["meta"]["symbols"] == ["label0", "label1"]
+    b, _ = build(tok, [make_task("a", 2)], label_mode="random", max_length=2048)
+    inconsistent = 0
+    for i in range(50):
+        m = b.row(i)["meta"]
+        # random mode: shown labels are drawn independently of the exemplar's class
+        inconsistent += any(b.row(i)["prompt"][s["start"]:s["end"]] != m["symbols"][s["class"]]
+                            for s in m["exemplar_labels"])
+    assert inconsistent > 40
+
+
+def test_symbol_options(tok):
+    b, _ = build(tok, [make_task("a", 2)], symbol_families=["word"], max_symbol_tokens=1, templates=[0, 8],
+                 max_length=2048)
+    for i in range(30):
+        r = b.row(i)
+        assert all(s.isalpha() and s.islower() for s in r["meta"]["symbols"])
+        assert all(len(tok.encode(" " + s, add_special_tokens=False)) == 1 for s in r["meta"]["symbols"])
+        assert r["meta"]["template"] in (0, 8)
+
+
+def test_bad_inputs(tok):
+    with pytest.raises(SymtuneError, match="has 3 examples"):
+        build(tok, [make_task("tiny", 2, per_class=3)], min_exemplars=4)
+    with pytest.raises(SymtuneError, match="min_exemplars"):
+        build(tok, [make_task("a", 2)], min_exemplars=5, max_exemplars=3)
+    with pytest.raises(SymtuneError):
+        build(tok, [])
+
+
+def test_iter_rows_order(tok):
+    b, _ = build(tok, [make_task("a", 2)], max_length=2048)
+    serial = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=1)]
+    parallel = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=2)]
+    assert serial == parallel == [f"0:{i}" for i in range(250)]
