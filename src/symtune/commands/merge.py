@@ -1,0 +1,61 @@
+"""symtune merge ADAPTER --out DIR [--model BASE] [--dtype float32]: fold a LoRA adapter into a full model."""
+
+HELP = "Merge a LoRA adapter (from `symtune train --method lora`) into a standalone model folder."
+
+
+def add_arguments(p):
+    p.add_argument("adapter", help="adapter folder (holds adapter_config.json)")
+    p.add_argument("--out", required=True, help="output folder for the merged model (must not exist or be empty)")
+    p.add_argument("--model", default=None,
+                   help="base model (default: base_model_name_or_path from adapter_config.json)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                   help="dtype of the merged weights (default: float32)")
+
+
+def run(args) -> int:
+    import json
+    import os
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from symtune.errors import SymtuneError
+    from symtune.provenance import provenance, write_json_atomic
+
+    ap = Path(args.adapter)
+    cfg_path = ap / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a folder written by "
+                           "`symtune train --method lora`")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SymtuneError(f"output folder {out} exists and is not empty; choose a new --out")
+    base = args.model or json.loads(cfg_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise SymtuneError(f"{cfg_path} names no base_model_name_or_path; pass --model")
+
+    from symtune.models import apply_adapter, load_model, resolve_model
+
+    t = time.perf_counter()
+    model = load_model(base, dtype=args.dtype)
+    merged = apply_adapter(model, str(ap), merge=True)
+    tok_src = str(ap) if (ap / "tokenizer_config.json").is_file() else resolve_model(base)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tok_src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        merged.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        write_json_atomic(tmp / "symtune_merge.json", {"adapter": str(ap.resolve()), "base_model": base,
+                                                        "dtype": args.dtype, "provenance": provenance()})
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{out}: merged {ap} into {base} ({time.perf_counter() - t:.1f} s)")
+    return 0

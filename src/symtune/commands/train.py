@@ -1,0 +1,59 @@
+"""symtune train --model M --data FILE.jsonl --out DIR [--method lora|full] [--steps N] ...
+
+Options come from TrainConfig (src/symtune/train/config.py); --config YAML sets any of them, and
+command-line flags override the YAML. See docs/TRAINING.md.
+"""
+
+HELP = "Symbol-tune a model (LoRA or full) on rows from `symtune data`."
+
+DESCRIPTION = """Symbol-tune a causal LM on prompt/completion rows with Hugging Face Trainer.
+
+examples:
+  symtune train --data rows.jsonl --out runs/lora --steps 50
+  symtune train --data rows.jsonl --out runs/lora --steps 100 --resume      # continue a killed run
+  symtune train --data rows.jsonl --out runs/ddp --accelerate-config cpu-ddp
+
+outputs in --out: adapter_model.safetensors + adapter_config.json (lora) or model.safetensors (full),
+tokenizer files, symtune_train.json, log.jsonl, loss.png, checkpoints/.
+"""
+
+
+def add_arguments(p):
+    from symtune.config import add_dataclass_args
+    from symtune.train.config import TrainConfig
+
+    p.add_argument("--config", dest="config_file", metavar="YAML", default=None,
+                   help="YAML file with TrainConfig keys (command-line flags override it)")
+    add_dataclass_args(p, TrainConfig)
+
+
+def resolve(args):
+    from symtune.config import overrides_from_args, resolve_config
+    from symtune.train.config import TrainConfig
+
+    return resolve_config(TrainConfig, yaml_path=args.config_file, overrides=overrides_from_args(args, TrainConfig))
+
+
+def run(args) -> int:
+    from symtune.config import to_dict
+    from symtune.train import launch
+
+    cfg = resolve(args)
+    if cfg.accelerate_config and not launch.in_child():
+        from symtune.train.trainer import check_out_dir, file_sha, validate
+        from symtune.train.data import load_rows
+
+        accel = launch.resolve_accelerate_config(cfg.accelerate_config)
+        validate(cfg)  # fail fast (exit 2) on the common mistakes before starting processes
+        load_rows(cfg.data)
+        check_out_dir(cfg, to_dict(cfg), file_sha(cfg.data))
+        return launch.relaunch(to_dict(cfg), accel)
+
+    from symtune.train.trainer import run_training
+
+    meta = run_training(cfg)
+    if meta.get("status") == "complete":
+        t = meta.get("timings", {})
+        print(f"{cfg.out}: {meta.get('steps_done')} steps, loss {meta.get('first_loss')} -> {meta.get('final_loss')}"
+              f" ({t.get('s_per_step')} s/step, peak RSS {meta.get('peak_rss_mb')} MB)")
+    return 0

@@ -1,0 +1,66 @@
+"""TrainConfig: every option of `symtune train`, with help text (YAML keys = field names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symtune.config import opt
+
+METHODS = ("lora", "full")
+LOSSES = ("label", "dense")
+DTYPES = ("float32", "bfloat16")
+SCHEDULES = ("constant", "cosine", "linear")
+OVERLONG = ("drop", "error")
+
+# Defaults per method when `lr` is left unset.
+DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
+
+# Fields that do not change what is trained; they are ignored when a resumed run is compared
+# with the run already in the output folder.
+NON_SEMANTIC = ("resume", "accelerate_config", "save_total_limit", "save_every", "eval_every", "out")
+
+
+@dataclass
+class TrainConfig:
+    model: str = opt("smollm2-135m", "Base model: bundled preset name, local folder or Hub id.")
+    data: str = opt("", "Training rows (JSONL with prompt, completion, meta), as written by `symtune data`.")
+    out: str = opt("", "Output folder (adapter or model, tokenizer, log.jsonl, loss.png, checkpoints/).")
+    method: str = opt("lora", "lora: train a LoRA adapter; full: train all weights.", METHODS)
+    steps: int = opt(100, "Optimizer steps (the data is cycled if it runs out).")
+    lr: float | None = opt(None, "Peak learning rate (default: 2e-4 for lora, 1e-5 for full).")
+    batch_size: int = opt(4, "Rows per micro-batch per process.")
+    grad_accum: int = opt(1, "Micro-batches accumulated per optimizer step.")
+    max_length: int = opt(1024, "Longest prompt+completion in tokens; see `overlong` for longer rows.")
+    overlong: str = opt("drop", "Rows longer than max_length: drop (counted in symtune_train.json) or error.",
+                        OVERLONG)
+    loss: str = opt("label", "label: supervise the completion only; dense: also every exemplar label whose "
+                    "class already appeared earlier in the prompt.", LOSSES)
+    add_eos: bool = opt(False, "Append the tokenizer's EOS token to every completion (it is then supervised).")
+    schedule: str = opt("constant", "Learning-rate schedule after warmup.", SCHEDULES)
+    warmup_steps: int = opt(10, "Linear warmup steps.")
+    weight_decay: float = opt(0.0, "AdamW weight decay.")
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm (0 = off).")
+    eval_every: int = opt(0, "Evaluate the loss every N steps (0 = never) on eval_data or held-out rows.")
+    eval_data: str | None = opt(None, "Evaluation rows (JSONL); default: hold out eval_rows training rows.")
+    eval_rows: int = opt(16, "Rows held out of the training file for evaluation when eval_data is unset.")
+    seed: int = opt(0, "Seed for the data order, LoRA initialisation and dropout.")
+    dtype: str = opt("float32", "Weights dtype; bfloat16 keeps LoRA weights in float32.", DTYPES)
+    lora_r: int = opt(16, "LoRA rank.")
+    lora_alpha: int = opt(32, "LoRA alpha (scale = alpha / r).")
+    lora_dropout: float = opt(0.05, "Dropout on the LoRA input.")
+    target_modules: list[str] = opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                    "Module names LoRA is applied to.")
+    gradient_checkpointing: bool = opt(False, "Recompute activations in backward (less memory, ~30% slower).")
+    packing: bool = opt(False, "Concatenate the rows of a micro-batch into one sequence without padding; "
+                        "document-level position ids keep rows from attending to each other.")
+    save_every: int = opt(50, "Write a resumable checkpoint every N steps (0 = only the final model).")
+    save_total_limit: int = opt(2, "Checkpoints kept in out/checkpoints (older ones are deleted).")
+    resume: bool = opt(False, "Continue from the last complete checkpoint in out/ (same config required).")
+    accelerate_config: str | None = opt(
+        None, "Relaunch under `accelerate launch` with this config: a shipped name (cpu-ddp, multi-gpu, fsdp, "
+        "deepspeed-zero2) or a YAML path.")
+    threads: int = opt(0, "torch CPU threads (0 = torch's default).")
+
+    @property
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.method]

@@ -1,0 +1,424 @@
+"""Symbol tuning with Hugging Face `Trainer` (+ PEFT LoRA, accelerate for devices and processes).
+
+What symtune adds to a stock Trainer:
+
+- `SymtuneTrainer.compute_loss`: the vocabulary projection runs only at supervised positions. The
+  model is called through its (possibly DDP/FSDP-wrapped) forward with a boolean `logits_to_keep`
+  mask, so `lm_head` sees only the hidden states whose next-token label is supervised; logits are
+  (n_supervised, vocab) instead of (batch, length, vocab). The summed cross-entropy is divided by
+  Trainer's `num_items_in_batch` (supervised tokens over all accumulated micro-batches and all
+  processes), so gradient accumulation and DDP give the same update as one large batch.
+- `StepLogCallback`: DIR/log.jsonl, one row per optimizer step (and per evaluation).
+- `CheckpointMarkerCallback`: a checkpoint counts as complete only once `symtune_complete.json` is in
+  it (written after Trainer has saved weights, optimizer, scheduler, RNG and trainer state); `--resume`
+  ignores checkpoints without it (e.g. left by a kill during saving).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+from symtune.errors import SymtuneError
+from symtune.train.config import NON_SEMANTIC, TrainConfig
+
+MARKER = "symtune_complete.json"
+META = "symtune_train.json"
+CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
+
+
+def peak_rss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
+
+
+def file_sha(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def semantic_config(cfg_dict: dict) -> dict:
+    return {k: v for k, v in cfg_dict.items() if k not in NON_SEMANTIC}
+
+
+def last_complete_checkpoint(ckpt_dir: Path) -> Path | None:
+    best = None
+    if ckpt_dir.is_dir():
+        for p in ckpt_dir.iterdir():
+            m = CKPT_RE.match(p.name)
+            if m and p.is_dir() and (p / MARKER).is_file() and (p / "trainer_state.json").is_file():
+                if best is None or int(m.group(1)) > best[0]:
+                    best = (int(m.group(1)), p)
+    return best[1] if best else None
+
+
+def _callbacks_base():
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+def make_trainer_class():
+    import torch
+    import torch.nn.functional as F
+    from transformers import Trainer
+
+    class SymtuneTrainer(Trainer):
+        # compute_loss divides by num_items_in_batch itself (see below)
+        loss_is_scaled_for_ga = True
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            # Make Trainer count supervised tokens over the accumulated batch (num_items_in_batch) whatever
+            # the model class says about loss kwargs; it counts `shift_labels` from our collator.
+            self.model_accepts_loss_kwargs = True
+            self.step_supervised_tokens = 0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            inputs.pop("labels", None)
+            shift = inputs.pop("shift_labels")
+            keep = shift.ne(-100)
+            out = model(**inputs, logits_to_keep=keep, use_cache=False)
+            logits = out.logits
+            if logits.dim() == 3:  # a model class without boolean logits_to_keep: slice after the fact
+                logits = logits[keep]
+            targets = shift[keep]
+            loss_sum = F.cross_entropy(logits.float(), targets, reduction="sum")
+            n_local = keep.sum()
+            if num_items_in_batch is None:
+                loss = loss_sum / n_local.clamp(min=1)
+            else:
+                if torch.is_tensor(num_items_in_batch):
+                    num_items_in_batch = num_items_in_batch.to(loss_sum.device)
+                loss = loss_sum / num_items_in_batch
+                if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
+                    # num_items_in_batch counts all processes; DDP averages gradients over processes
+                    loss = loss * self.accelerator.num_processes
+                if model.training:
+                    self.step_supervised_tokens = int(num_items_in_batch)
+            return (loss, {"loss": loss.detach()}) if return_outputs else loss
+
+    return SymtuneTrainer
+
+
+def make_callbacks(out: Path, log_path: Path, png_path: Path, title: str):
+    TrainerCallback = _callbacks_base()
+
+    class StepLogCallback(TrainerCallback):
+        def __init__(self):
+            self.trainer = None
+            self.t_begin = None
+            self.t_last = None
+            self.tokens_last = 0
+            self.first_loss = None
+            self.last_losses: list[float] = []
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t_begin = self.t_last = time.perf_counter()
+            self.tokens_last = state.num_input_tokens_seen
+            self.elapsed_before = 0.0
+            if log_path.is_file() and state.global_step > 0:
+                from symtune.provenance import read_jsonl
+
+                rows = [r for r in read_jsonl(log_path) if r.get("step", 0) <= state.global_step]
+                if rows:
+                    self.elapsed_before = max(r.get("elapsed_s", 0.0) for r in rows)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs:
+                return
+            now = time.perf_counter()
+            row = None
+            if "loss" in logs:
+                tokens = state.num_input_tokens_seen - self.tokens_last
+                dt = now - self.t_last
+                self.t_last, self.tokens_last = now, state.num_input_tokens_seen
+                loss = float(logs["loss"])
+                row = {"step": state.global_step, "loss": round(loss, 6),
+                       "lr": logs.get("learning_rate"), "grad_norm": _num(logs.get("grad_norm")),
+                       "tokens": tokens, "tokens_per_s": round(tokens / dt, 1) if dt > 0 else None,
+                       "supervised_tokens": getattr(self.trainer, "step_supervised_tokens", None),
+                       "step_s": round(dt, 3), "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2),
+                       "epoch": round(float(logs.get("epoch", state.epoch or 0)), 4)}
+                if self.first_loss is None:
+                    self.first_loss = loss
+                self.last_losses = (self.last_losses + [loss])[-10:]
+            elif "eval_loss" in logs:
+                row = {"step": state.global_step, "eval_loss": round(float(logs["eval_loss"]), 6),
+                       "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2)}
+            if row is not None:
+                with open(log_path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+
+        def on_save(self, args, state, control, **kw):
+            if state.is_world_process_zero:
+                from symtune.train.plot import plot_loss
+
+                plot_loss(log_path, png_path, title)
+
+    class CheckpointMarkerCallback(TrainerCallback):
+        """Mark checkpoint-N complete after Trainer wrote all of it (on_save runs after _save_checkpoint)."""
+
+        def on_save(self, args, state, control, **kw):
+            if not state.is_world_process_zero:
+                return
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                from symtune.provenance import write_json_atomic
+
+                write_json_atomic(ckpt / MARKER, {"step": state.global_step, "time": time.time()})
+
+    return StepLogCallback(), CheckpointMarkerCallback()
+
+
+def _checkpointing_args(TrainingArguments, on: bool) -> dict:
+    """activation_checkpointing (transformers >= 5.x) or the older gradient_checkpointing names."""
+    if not on:
+        return {}
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {key: True, key + "_kwargs": {"use_reentrant": False}}
+
+
+def _num(x):
+    try:
+        return None if x is None else round(float(x), 6)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | None:
+    """Refuse to overwrite; on --resume, refuse a folder trained with a different config.
+
+    Returns the previous symtune_train.json (or None for a fresh folder)."""
+    out = Path(cfg.out)
+    meta_path = out / META
+    if out.exists() and not out.is_dir():
+        raise SymtuneError(f"output path {out} is a file; pass a folder to --out")
+    if not meta_path.is_file():
+        if out.is_dir() and any(out.iterdir()):
+            raise SymtuneError(f"output folder {out} is not empty and holds no {META}; choose a new or empty --out")
+        return None
+    try:
+        prev = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise SymtuneError(f"{meta_path} is unreadable; choose a new --out") from None
+    if not cfg.resume:
+        raise SymtuneError(f"output folder {out} already holds a training run ({prev.get('status', '?')}); "
+                           "pass --resume to continue it or choose a new --out")
+    old = semantic_config(prev.get("config", {}))
+    new = semantic_config(cfg_dict)
+    old["data_sha256"], new["data_sha256"] = prev.get("data", {}).get("sha256"), data_sha
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
+        raise SymtuneError(f"cannot resume in {out}: its run used a different config ({detail}); "
+                           "rerun with the same options or choose a new --out")
+    return prev
+
+
+def validate(cfg: TrainConfig) -> None:
+    if not cfg.data:
+        raise SymtuneError("no training data given; pass --data FILE.jsonl (rows written by `symtune data`)")
+    if not cfg.out:
+        raise SymtuneError("no output folder given; pass --out DIR")
+    for name in ("steps", "batch_size", "grad_accum", "max_length", "lora_r"):
+        if getattr(cfg, name) < 1:
+            raise SymtuneError(f"option '{name}' must be at least 1, got {getattr(cfg, name)}")
+    for name in ("warmup_steps", "eval_every", "save_every", "eval_rows", "threads", "save_total_limit"):
+        if getattr(cfg, name) < 0:
+            raise SymtuneError(f"option '{name}' must not be negative, got {getattr(cfg, name)}")
+    if cfg.lr is not None and not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise SymtuneError(f"option 'lr' must be a positive number, got {cfg.lr}")
+    if not 0 <= cfg.lora_dropout < 1:
+        raise SymtuneError(f"option 'lora_dropout' must be in [0, 1), got {cfg.lora_dropout}")
+    if cfg.method == "lora" and not cfg.target_modules:
+        raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
+
+
+def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: bool = False) -> dict:
+    """Train per `cfg`; returns the final symtune_train.json contents. Raises SymtuneError on bad input."""
+    import random
+
+    from symtune import config as cfgmod
+    from symtune.provenance import provenance, stable_hash, write_json_atomic
+    from symtune.train.data import Collator, EncodedDataset, encode_rows, load_rows
+
+    t_start = time.perf_counter()
+    validate(cfg)
+    cfg_dict = cfgmod.to_dict(cfg)
+    rows = load_rows(cfg.data)
+    data_sha = file_sha(cfg.data)
+    eval_rows = None
+    if cfg.eval_every:
+        if cfg.eval_data:
+            eval_rows = load_rows(cfg.eval_data)
+        else:
+            n = min(cfg.eval_rows, len(rows) // 2)
+            if n < 1:
+                raise SymtuneError("eval_every is set but there are too few rows to hold out; pass --eval-data")
+            order = list(range(len(rows)))
+            random.Random(cfg.seed).shuffle(order)
+            held = set(order[:n])
+            eval_rows = [r for i, r in enumerate(rows) if i in held]
+            rows = [r for i, r in enumerate(rows) if i not in held]
+    out = Path(cfg.out)
+    prev = check_out_dir(cfg, cfg_dict, data_sha)
+    if prev and prev.get("status") == "complete":
+        if not quiet:
+            print(f"symtune train: {out} already holds the finished run; nothing to do")
+        return prev
+
+    from symtune.models import load_tokenizer, resolve_model
+
+    model_path = resolve_model(cfg.model)
+    tok = load_tokenizer(model_path)
+    items, stats = encode_rows(tok, rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
+                               overlong=cfg.overlong, source=cfg.data)
+    eval_items = None
+    if eval_rows is not None:
+        eval_items, _ = encode_rows(tok, eval_rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
+                                    overlong=cfg.overlong, source=cfg.eval_data or cfg.data)
+
+    import torch
+    from accelerate import PartialState
+    from transformers import TrainingArguments, set_seed
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    state = PartialState()
+    state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
+    ckpt_dir = out / "checkpoints"
+    log_path, png_path, meta_path = out / "log.jsonl", out / "loss.png", out / META
+    resume_from = last_complete_checkpoint(ckpt_dir) if cfg.resume else None
+    meta = {
+        "status": "running", "config": cfg_dict, "config_hash": stable_hash(semantic_config(cfg_dict)),
+        "lr": cfg.resolved_lr, "model_path": model_path,
+        "seeds": {"seed": cfg.seed, "data_seed": cfg.seed, "eval_holdout_seed": cfg.seed},
+        "data": {"path": str(Path(cfg.data).resolve()), "sha256": data_sha, **stats.as_dict()},
+        "eval_rows": len(eval_items) if eval_items is not None else 0,
+        "world_size": state.num_processes, "provenance": provenance(),
+        "resumed_from": str(resume_from) if resume_from else None,
+    }
+    if state.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(meta_path, meta)
+        if log_path.is_file():  # drop log rows after the checkpoint we resume from (or all of them)
+            from symtune.provenance import read_jsonl, write_jsonl_atomic
+
+            step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
+            write_jsonl_atomic(log_path, [r for r in read_jsonl(log_path) if r.get("step", 0) <= step0])
+    if not quiet:
+        print(f"symtune train: {stats.kept} rows ({stats.dropped_overlong} dropped as longer than "
+              f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
+              f"mean {stats.as_dict()['mean_tokens']} tokens/row" + (f"; resuming from {resume_from}" if resume_from else ""),
+              file=sys.stderr)
+
+    from symtune.models import load_model
+
+    set_seed(cfg.seed)
+    model = load_model(model_path, dtype=cfg.dtype)
+    model.config.use_cache = False
+    if cfg.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+        missing = [m for m in cfg.target_modules if m not in names]
+        if missing:
+            raise SymtuneError(f"target_modules {', '.join(missing)} not found in {cfg.model}; "
+                               f"pick from its linear layers (e.g. q_proj, v_proj)")
+        lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lcfg)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    meta.update(trainable_params=trainable, total_params=total)
+
+    sched = {"constant": "constant_with_warmup", "cosine": "cosine", "linear": "linear"}[cfg.schedule]
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.resolved_lr,
+        lr_scheduler_type=sched,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        optim="adamw_torch",
+        logging_steps=1,
+        save_strategy="steps" if cfg.save_every else "no",
+        save_steps=cfg.save_every or 1,
+        save_total_limit=cfg.save_total_limit or None,
+        eval_strategy="steps" if eval_items is not None else "no",
+        eval_steps=cfg.eval_every or None,
+        prediction_loss_only=True,
+        label_names=["labels"],
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        disable_tqdm=quiet,
+        **_checkpointing_args(TrainingArguments, cfg.gradient_checkpointing),
+        ddp_find_unused_parameters=False,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
+    log_cb, marker_cb = make_callbacks(out, log_path, png_path, title)
+    Trainer = make_trainer_class()
+    trainer = Trainer(model=model, args=args, train_dataset=EncodedDataset(items),
+                      eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
+                      data_collator=Collator(tok.pad_token_id, packing=cfg.packing), processing_class=tok,
+                      callbacks=[marker_cb, log_cb, *(extra_callbacks or [])])
+    log_cb.trainer = trainer
+    t_load = time.perf_counter() - t_start
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    t_train = time.perf_counter() - t0
+
+    trainer.save_model(str(out))  # adapter (LoRA) or full weights + config, and the tokenizer
+    if state.is_main_process:
+        from symtune.train.plot import plot_loss
+        from symtune.provenance import read_jsonl
+
+        tok.save_pretrained(str(out))
+        plot_loss(log_path, png_path, title)
+        logged = [r for r in read_jsonl(log_path) if r.get("loss") is not None]
+        steps_this_run = trainer.state.global_step - (int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0)
+        tail = [r["loss"] for r in logged[-10:]]
+        meta.update(
+            status="complete",
+            steps_done=trainer.state.global_step,
+            first_loss=logged[0]["loss"] if logged else None,
+            final_loss=logged[-1]["loss"] if logged else None,
+            final_loss_mean10=round(sum(tail) / len(tail), 6) if tail else None,
+            train_loss_mean=_num(result.training_loss),
+            eval_loss=next((r["eval_loss"] for r in reversed(read_jsonl(log_path)) if "eval_loss" in r), None),
+            timings={"load_s": round(t_load, 2), "train_s": round(t_train, 2),
+                     "s_per_step": round(t_train / max(steps_this_run, 1), 3),
+                     "total_s": round(time.perf_counter() - t_start, 2)},
+            tokens_seen=trainer.state.num_input_tokens_seen,
+            peak_rss_mb=round(peak_rss_mb(), 1),
+        )
+        write_json_atomic(meta_path, meta)
+    state.wait_for_everyone()
+    return meta
+
+
+__all__ = ["run_training", "last_complete_checkpoint", "check_out_dir", "MARKER", "META"]
