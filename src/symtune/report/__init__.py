@@ -1,0 +1,83 @@
+"""`symtune report`: report.md, a self-contained report.html and PNGs from results files only.
+
+    from symtune.report import build_report, summary_table_markdown
+    build_report(["runs/st", "runs/control"], out="runs/report", labels=["symbol-tuned", "control"])
+    print(summary_table_markdown(["runs/st"]))   # the Table-1 analogue alone (for the README)
+
+Modules: load.py (tolerant run-folder reader), analysis.py (means, deltas, 95% intervals),
+plots.py (matplotlib figures as PNG bytes), render.py (Markdown + HTML).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from symtune.provenance import write_text_atomic
+from symtune.report.load import Run, load_run, load_runs
+
+# every PNG the report may write (stale ones from an earlier report are removed)
+PNG_NAMES = ("icl_settings.png", "flipped.png", "list_functions.png", "simp_turing_concept.png", "loss.png",
+             "data_exemplars.png")
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: str = "acc") -> dict:
+    """Write report.md, report.html and the PNGs into `out`; return {"md", "html", "pngs", "runs"}.
+
+    `out` defaults to RUN/report for one run folder and ./report for several.
+    """
+    from symtune.report.render import document, images, to_html, to_markdown
+
+    runs = load_runs(run_dirs, labels)
+    out = Path(out) if out else (runs[0].path / "report" if len(runs) == 1 else Path("report"))
+    blocks = document(runs, metric)
+    pngs = images(blocks)
+    for img in pngs:
+        _write_bytes_atomic(out / img.name, img.png)
+    written = {img.name for img in pngs}
+    for name in PNG_NAMES:
+        if name not in written and (out / name).is_file():
+            (out / name).unlink()
+    md, page = out / "report.md", out / "report.html"
+    write_text_atomic(md, to_markdown(blocks))
+    title = "Symbol tuning report: " + ", ".join(r.label for r in runs)
+    write_text_atomic(page, to_html(blocks, title))
+    for p in (md, page):  # readable like any report (the temp file behind the atomic write is 0600)
+        try:
+            os.chmod(p, 0o644)
+        except OSError:
+            pass
+    return {"md": md, "html": page, "pngs": [out / img.name for img in pngs], "runs": runs}
+
+
+def summary_table_markdown(run_dirs, labels: list[str] | None = None, metric: str = "acc") -> str:
+    """The paper's Table 1 analogue (four ICL settings, base -> tuned, delta, 95% CI, chance) as Markdown."""
+    from symtune.report.render import table1, table_markdown
+
+    if isinstance(run_dirs, (str, os.PathLike)):
+        run_dirs = [run_dirs]
+    runs = load_runs(run_dirs, labels)
+    table, notes = table1(runs, metric)
+    return table_markdown(table) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+__all__ = ["build_report", "summary_table_markdown", "load_run", "load_runs", "Run", "PNG_NAMES"]
