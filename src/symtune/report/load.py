@@ -158,10 +158,17 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
     _load_train(p / "train", run)
     run.tuned = _load_eval(p / "eval_tuned", run, "tuned evaluation")
     data = p / "data"
-    run.data_stats = _read_json(data / "stats.json", run, "tuning-data statistics")
+    stats = _read_json(data / "stats.json", run, "tuning-data statistics")
+    if stats is not None and isinstance(stats.get("stats"), dict):
+        # `symtune data` layout: {"config", "stats", "provenance", "tasks"}
+        run.data_stats = stats["stats"]
+        if isinstance(stats.get("config"), dict):
+            run.data_config = stats["config"]
+    else:
+        run.data_stats = stats
     for name in ("config.json", "config.yaml", "config.yml"):
         c = data / name
-        if c.is_file():
+        if c.is_file() and run.data_config is None:
             if name.endswith(".json"):
                 run.data_config = _read_json(c, run, "tuning-data config")
             else:

@@ -299,6 +299,11 @@ def loss_curve(runs: list[Run]) -> bytes | None:
             ax.plot(steps, loss, color=color, alpha=0.25, linewidth=0.9, label=f"{prefix}loss (raw)")
             if len(loss) >= 10:
                 ax.plot(steps, _ema(loss, alpha), color=color, linewidth=2.0, label=f"{prefix}loss (EMA)")
+            ev = [(x["step"], float(x["eval_loss"])) for x in r.train_log
+                  if isinstance(x.get("eval_loss"), (int, float)) and isinstance(x.get("step"), (int, float))]
+            if ev:
+                ax.plot([s for s, _ in ev], [v for _, v in ev], "o--", color=color, markersize=5, linewidth=1.0,
+                        markeredgecolor="black", markeredgewidth=0.6, label=f"{prefix}held-out loss")
             if ax_lr is not None:
                 lr = [(x["step"], float(x["lr"])) for x in rows if isinstance(x.get("lr"), (int, float))]
                 if lr:

@@ -260,6 +260,7 @@ def _training_section(runs: list[Run]) -> list:
         ["final loss (mean of last logged steps)"] + [f"{s['final_loss']:.3f} ({s['tail']} steps)" if s else DASH for s in sums],
         ["minimum loss"] + [f"{s['min_loss']:.3f}" if s else DASH for s in sums],
         ["peak learning rate"] + [f"{s['peak_lr']:.2e}" if s and s["peak_lr"] is not None else DASH for s in sums],
+        ["status"] + [str((r.train_meta or {}).get("status", DASH)) for r in runs],
         ["throughput (tokens/s, mean)"] + [f"{s['tokens_per_s']:.0f}" if s and s["tokens_per_s"] else DASH for s in sums],
     ]
     out.append(Table(header, rows))
@@ -274,18 +275,23 @@ def _data_section(runs: list[Run]) -> list:
     multi = len(runs) > 1
     head = ["Statistic"] + ([r.label for r in runs] if multi else ["Value"])
     scalars = []
-    for key, name in (("n_prompts", "prompts"), ("label_mode", "label mode"), ("symbol_fraction", "symbol fraction"),
-                      ("shortened", "prompts shortened to fit")):
-        vals = [(s or {}).get(key) for s in stats]
+    known = (("n_prompts", "prompts"), ("label_mode", "label mode"), ("symbol_fraction", "symbol fraction"),
+             ("shortened", "prompts shortened to fit"), ("shortened_prompts", "prompts shortened to fit"),
+             ("tokens_mean", "tokens per prompt (mean)"), ("tokens_max", "tokens per prompt (max)"))
+    for key, name in known:
+        # label mode and symbol fraction may live in the data config rather than the statistics
+        vals = [(s or {}).get(key, (r.data_config or {}).get(key) if s else None) for s, r in zip(stats, runs)]
         if any(v is not None for v in vals):
             scalars.append([name] + [DASH if v is None else _value(v) for v in vals])
     for key in sorted({k for s in stats if s for k, v in s.items() if isinstance(v, (int, float, str, bool))}):
-        if key not in ("n_prompts", "label_mode", "symbol_fraction", "shortened"):
+        if key not in {k for k, _ in known}:
             scalars.append([key] + [_value((s or {}).get(key)) if (s or {}).get(key) is not None else DASH for s in stats])
     if scalars:
         out.append(Table(head, scalars))
     for key, title, first in (("tasks", "Prompts per tuning task", "Task"),
-                              ("symbol_families", "Symbol families (labels drawn from each)", "Family")):
+                              ("label_modes", "Prompts per label mode", "Label mode"),
+                              ("symbol_families", "Symbol families (labels drawn from each)", "Family"),
+                              ("templates", "Prompts per template", "Template")):
         dicts = [(s or {}).get(key) if isinstance((s or {}).get(key), dict) else {} for s in stats]
         names: list[str] = []
         for d in dicts:
@@ -322,6 +328,7 @@ def _provenance_section(runs: list[Run]) -> list:
     multi = len(runs) > 1
     head = ["Item"] + ([r.label for r in runs] if multi else ["Value"])
     metas = [r.run_meta or {} for r in runs]
+    run_cfgs = [m.get("config") if isinstance(m.get("config"), dict) else {} for m in metas]
 
     def prov(r: Run) -> dict:
         for doc in (r.run_meta, r.tuned.doc if r.tuned else None, r.base.doc if r.base else None, r.train_meta):
@@ -332,7 +339,7 @@ def _provenance_section(runs: list[Run]) -> list:
     provs = [prov(r) for r in runs]
     rows = [["folder"] + [f"`{r.path}`" for r in runs]]
     for key, name in (("preset", "preset"), ("control", "control")):
-        vals = [m.get(key) for m in metas]
+        vals = [m.get(key, c.get(key)) for m, c in zip(metas, run_cfgs)]
         if any(v is not None for v in vals):
             rows.append([name] + [DASH if v is None else _value(v) for v in vals])
     for side, name in (("base", "base model"), ("tuned", "tuned model / adapter")):
@@ -351,10 +358,13 @@ def _provenance_section(runs: list[Run]) -> list:
         if any(v != DASH for v in vals):
             rows.append([name] + vals)
     seeds = []
-    for r, m in zip(runs, metas):
-        s = m.get("seeds", m.get("seed"))
+    for r, m, c in zip(runs, metas, run_cfgs):
+        s = m.get("seeds", m.get("seed", c.get("seed")))
         if s is None and r.train_meta:
             s = r.train_meta.get("seeds", r.train_meta.get("seed"))
+        if s is None:
+            ev = r.tuned or r.base
+            s = (ev.doc.get("config") or {}).get("seed") if ev and isinstance(ev.doc.get("config"), dict) else None
         seeds.append(DASH if s is None else (", ".join(f"{k}={v}" for k, v in s.items()) if isinstance(s, dict) else _value(s)))
     rows.append(["seeds"] + seeds)
     rows.append(["git revision"] + [str(p.get("git_revision") or DASH) for p in provs])
@@ -373,7 +383,7 @@ def _provenance_section(runs: list[Run]) -> list:
     for t in timings:
         stages += [k for k in t if k not in stages]
     if stages:
-        out.append(Para("**Time per stage** (wall clock; 0 s = skipped, already done)"))
+        out.append(Para("**Time per stage** (wall clock, seconds or min:s; a skipped stage shows its last run's time)"))
         trows = [[s] + [_duration(t[s]) if s in t else DASH for t in timings] for s in stages]
         trows.append(["**total**"] + [_duration(sum(v for v in t.values() if isinstance(v, (int, float))))
                                       if t else DASH for t in timings])
@@ -422,6 +432,10 @@ def document(runs: list[Run], metric: str = "acc") -> list:
     b.append(Para(f"Runs: {names}. Accuracies in % ({'`' + metric + '`'} from results.json), unweighted mean over "
                   "tasks as in the paper's Table 1; Δ = tuned − base in percentage points. Built from results "
                   "files only."))
+    scorings = sorted({str(ev.doc["config"]["scoring"]) for r in runs for ev in (r.base, r.tuned)
+                       if ev is not None and isinstance(ev.doc.get("config"), dict) and ev.doc["config"].get("scoring")})
+    if scorings:
+        b.append(Para(f"Evaluation scoring: {', '.join(scorings)} (from the evaluations' config)."))
     missing = [(r, m) for r in runs for m in r.missing] + [(r, n) for r in runs for n in r.notes]
     if missing:
         b.append(Heading(2, "Missing parts"))

@@ -1,0 +1,196 @@
+"""symtune report: from the fixture run folders in tests/fixtures/report (no model is run)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from symtune.cli import main
+from symtune.errors import SymtuneError
+from symtune.report import build_report, summary_table_markdown
+
+FIX = Path(__file__).parent / "fixtures" / "report"
+ST, CONTROL, PARTIAL = FIX / "st_run", FIX / "control_run", FIX / "partial_run"
+SETTINGS = [("instr+labels", "Instr + labels"), ("labels", "Labels only"), ("instr+symbols", "Instr + symbols"),
+            ("symbols", "Symbols only (neither)")]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _results(path: Path) -> dict:
+    return json.loads(path.read_text())["results"]
+
+
+def _mean_acc(results: dict, setting: str) -> float:
+    tasks = results["icl"][setting]
+    return sum(m["acc"] for m in tasks.values()) / len(tasks)
+
+
+def _paired_ci(setting: str) -> tuple[float, float]:
+    """Independent recomputation of the paired interval from the samples files."""
+    base, tuned = _results(ST / "eval_base" / "results.json"), _results(ST / "eval_tuned" / "results.json")
+    var_sum, n_tasks = 0.0, 0
+    for task in base["icl"][setting]:
+        def rows(folder):
+            out = {}
+            for line in (ST / folder / f"samples_icl_{task}.jsonl").read_text().splitlines():
+                r = json.loads(line)
+                if r["setting"] == setting:
+                    out[r["doc_id"]] = r
+            return out
+        rb, rt = rows("eval_base"), rows("eval_tuned")
+        d = [int(rt[k]["pred"] == rt[k]["gold"]) - int(rb[k]["pred"] == rb[k]["gold"]) for k in rb]
+        m = sum(d) / len(d)
+        var_sum += sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d)
+        n_tasks += 1
+    delta = _mean_acc(tuned, setting) - _mean_acc(base, setting)
+    half = 1.959964 * math.sqrt(var_sum) / n_tasks
+    return delta - half, delta + half
+
+
+def _table_rows(md: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in md.splitlines():
+        if line.startswith("| ") and not line.startswith("| Setting"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.setdefault(cells[0], cells)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    out = tmp_path_factory.mktemp("single")
+    return build_report([ST], out=out), out
+
+
+def test_single_run_writes_md_html_pngs(single):
+    res, out = single
+    assert (out / "report.md").is_file() and (out / "report.html").is_file()
+    names = {p.name for p in out.glob("*.png")}
+    assert names == {"icl_settings.png", "flipped.png", "list_functions.png", "simp_turing_concept.png", "loss.png",
+                     "data_exemplars.png"}
+    for p in out.glob("*.png"):
+        assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+    md = (out / "report.md").read_text()
+    for name in names:
+        assert f"]({name})" in md
+
+
+def test_table1_numbers_match_fixtures(single):
+    _, out = single
+    md = (out / "report.md").read_text()
+    rows = _table_rows(md.split("## Table 1")[1].split("###")[0])
+    base, tuned = _results(ST / "eval_base" / "results.json"), _results(ST / "eval_tuned" / "results.json")
+    for key, name in SETTINGS:
+        b, t = _mean_acc(base, key), _mean_acc(tuned, key)
+        lo, hi = _paired_ci(key)
+        assert rows[name] == [name, f"{100 * b:.1f}", f"{100 * t:.1f}", f"{100 * (t - b):+.1f}",
+                              f"[{100 * lo:+.1f}, {100 * hi:+.1f}]", "42.4"], rows[name]
+    assert "paired over queries" in md
+
+
+def test_summary_table_markdown_alone():
+    md = summary_table_markdown([ST])
+    assert md.startswith("| Setting | base | tuned | Δ | 95% CI of Δ | Chance |")
+    assert "## " not in md and "![" not in md
+    base = _results(ST / "eval_base" / "results.json")
+    assert f"| Symbols only (neither) | {100 * _mean_acc(base, 'symbols'):.1f} |" in md
+    assert summary_table_markdown(str(ST)) == md  # a single folder as a plain string
+
+
+def test_html_is_self_contained(single):
+    _, out = single
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 6
+    assert "<style>" in page and "<table>" in page
+    for ref in ('src="http', "href=\"http", "<link", "<script", 'src="icl'):
+        assert ref not in page
+
+
+def test_two_runs_side_by_side(tmp_path):
+    res = build_report([ST, CONTROL], out=tmp_path, labels=["symbol-tuned", "control"])
+    md = (tmp_path / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| Setting"))
+    # the runs share the base evaluation: one base column, then per run tuned / delta / CI
+    assert header.startswith("| Setting | base (all runs) | symbol-tuned: tuned | symbol-tuned: Δ |")
+    assert "control: tuned" in header and "control: 95% CI of Δ" in header
+    ctl = _results(CONTROL / "eval_tuned" / "results.json")
+    row = _table_rows(md.split("## Table 1")[1].split("###")[0])["Labels only"]
+    assert row[5] == f"{100 * _mean_acc(ctl, 'labels'):.1f}"
+    assert "normal approximation" in md  # the control has no samples files
+    assert "`control`: tuning-data statistics (data/stats.json not found)" in md
+    assert len(res["pngs"]) == 6
+
+
+def test_default_labels_are_folder_names_and_label_count_checked(tmp_path):
+    md = summary_table_markdown([ST, CONTROL])
+    assert "st_run: tuned" in md and "control_run: Δ" in md
+    with pytest.raises(SymtuneError, match="--labels"):
+        build_report([ST, CONTROL], out=tmp_path, labels=["only-one"])
+
+
+def test_missing_parts_are_reported(tmp_path):
+    build_report([PARTIAL], out=tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Missing parts" in md
+    for part in ("run.json not found", "eval_tuned/results.json not found", "data/stats.json not found"):
+        assert part in md
+    assert "No tuning-data statistics" in md
+    rows = _table_rows(md.split("## Table 1")[1].split("###")[0])
+    assert rows["Labels only"][2:5] == ["–", "–", "–"]  # no tuned evaluation: no tuned, delta, interval
+    assert (tmp_path / "loss.png").is_file()  # the truncated training log still plots
+    assert not (tmp_path / "data_exemplars.png").exists()
+
+
+def test_tolerant_loader_flat_stats_damaged_and_bare_folders(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(CONTROL, run)
+    (run / "data").mkdir()
+    (run / "data" / "stats.json").write_text(json.dumps(
+        {"n_prompts": 10, "tasks": {"sst2": 10}, "exemplars_per_class": {"2": 4, "3": 6},
+         "symbol_families": {"int": 20}, "shortened": 1, "label_mode": "random", "symbol_fraction": 1.0}))
+    (run / "run.json").write_text("{not json")
+    (run / "train" / "log.jsonl").write_text('{"step": 1, "loss": 2.0, "lr": null}\n{"step": 2, "loss": 1.5}\n')
+    out = tmp_path / "out"
+    build_report([run], out=out)
+    md = (out / "report.md").read_text()
+    assert "run.json unreadable" in md and "| label mode | random |" in md
+    assert (out / "data_exemplars.png").is_file() and (out / "loss.png").is_file()
+    # a bare evaluation folder is accepted (tuned column only)
+    summary_md = summary_table_markdown([ST / "eval_tuned"])
+    assert "| Instr + labels | – |" in summary_md
+
+
+def test_stale_pngs_removed(tmp_path):
+    (tmp_path / "data_exemplars.png").write_bytes(b"old")
+    build_report([PARTIAL], out=tmp_path)
+    assert not (tmp_path / "data_exemplars.png").exists()
+
+
+def test_cli_report(tmp_path, capsys):
+    rc = main(["report", str(ST), str(CONTROL), "--out", str(tmp_path / "r"), "--labels", "st,ctl"])
+    assert rc == 0
+    assert "st, ctl" in capsys.readouterr().out
+    assert (tmp_path / "r" / "report.html").is_file()
+
+
+def test_cli_default_out_is_run_report(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(PARTIAL, run)
+    assert main(["report", str(run)]) == 0
+    assert (run / "report" / "report.md").is_file()
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("symtune report: error:") and "does not exist" in err and "\n" not in err
+    empty = tmp_path / "empty"
+    (empty / "eval_base").mkdir(parents=True)
+    assert main(["report", str(empty)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds no results" in err and "\n" not in err
+    assert main(["report", str(ST), "--labels", "a,"]) == 2
