@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from symtune.report.analysis import Z95, categories, compare, frac, per_task, same_base
+from symtune.report.analysis import Z95, categories, compare, per_task, same_base
 from symtune.report.load import ICL_SETTINGS, Run
 
 DPI = 120
@@ -92,7 +92,8 @@ def _bars(ax, groups: list[str], series: list[tuple[str, list, list, str, str]],
                 if value_labels:
                     ax.text(x, y + e + 1.0, f"{y:.1f}", ha="center", va="bottom", fontsize=8.5, color="#222222")
                 elif y == 0:  # an empty bar is invisible: say it is zero
-                    ax.text(x, 0.5, "0", ha="center", va="bottom", fontsize=8, color=color)
+                    ax.text(x, 0.4, "0", ha="center", va="bottom", fontsize=8.5, color="#222222",
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6}, zorder=4)
     if chance is not None and chance > 0:
         ax.axhline(100 * chance, color="#444444", linestyle="--", linewidth=1.2,
                    label=f"{chance_label} ({100 * chance:.1f}%)", zorder=3)
@@ -216,7 +217,7 @@ def list_functions(runs: list[Run], metric: str = "acc") -> bytes | None:
         errs.append(Z95 * se if se is not None else None)
         series.append((name, vals, errs, color, hatch))
     with rc_context(RC):
-        fig = Figure(figsize=(max(7.5, 1.5 + 0.5 * len(groups) * max(2, len(series))), 4.8), layout="constrained")
+        fig = Figure(figsize=(max(8.5, 2.0 + len(groups) * (0.7 + 0.3 * len(series))), 4.8), layout="constrained")
         ax = fig.add_subplot()
         _bars(ax, [_wrap(g) for g in groups], series, None, value_labels=len(series) * len(groups) <= 14)
         ax.axvline(len(groups) - 1.5, color="#999999", linewidth=0.8)
@@ -227,14 +228,14 @@ def list_functions(runs: list[Run], metric: str = "acc") -> bytes | None:
         return _png(fig)
 
 
-def _wrap(text: str, width: int = 12) -> str:
-    words, lines, cur = str(text).split(), [], ""
+def _wrap(text: str, width: int = 11) -> str:
+    words, lines, cur = str(text).replace("-", "- ").split(), [], ""
     for w in words:
         if cur and len(cur) + 1 + len(w) > width:
             lines.append(cur)
             cur = w
         else:
-            cur = f"{cur} {w}".strip()
+            cur = f"{cur}{'' if cur.endswith('-') else ' '}{w}".strip()
     lines.append(cur)
     return "\n".join(lines)
 
@@ -257,7 +258,7 @@ def turing_concepts(runs: list[Run], metric: str = "acc") -> bytes | None:
         _bars(ax, groups, full, None)
         ax.axvline(len(groups) - 1.5, color="#999999", linewidth=0.8)
         ax.set_ylabel("exact-match accuracy (%)")
-        ax.set_xlabel("Simple Turing Concepts concept")
+        ax.set_xlabel("concept")
         ax.set_title("Simple Turing Concepts (BIG-Bench), base vs tuned")
         _rotate(ax, groups, fig)
         _legend(ax, fig, len(full), outside=True)
@@ -357,4 +358,4 @@ def exemplar_histogram(runs: list[Run]) -> bytes | None:
         return _png(fig)
 
 
-__all__ = ["icl_settings", "flipped", "list_functions", "turing_concepts", "loss_curve", "exemplar_histogram", "frac"]
+__all__ = ["icl_settings", "flipped", "list_functions", "turing_concepts", "loss_curve", "exemplar_histogram"]

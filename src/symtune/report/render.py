@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from symtune.report import plots
-from symtune.report.analysis import Comparison, categories, compare, frac, per_task, same_base, train_summary
-from symtune.report.load import ICL_SETTINGS, Run
+from symtune.report.analysis import Comparison, categories, compare, per_task, same_base, train_summary
+from symtune.report.load import Run
 
 SETTING_ROWS = [  # (setting key, Table-1 row name, instruction, relevant labels)
     ("instr+labels", "Instr + labels", "yes", "yes"),
@@ -610,4 +610,4 @@ def images(blocks: list) -> list[Image]:
     return out
 
 
-__all__ = ["document", "to_markdown", "to_html", "table1", "table_markdown", "images", "frac", "ICL_SETTINGS"]
+__all__ = ["document", "to_markdown", "to_html", "table1", "table_markdown", "images"]
