@@ -299,7 +299,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())
     state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
     ckpt_dir = out / "checkpoints"
     log_path, png_path, meta_path = out / "log.jsonl", out / "loss.png", out / META
@@ -321,7 +321,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
 
             step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
             write_jsonl_atomic(log_path, [r for r in read_jsonl(log_path) if r.get("step", 0) <= step0])
-    if not quiet:
+    if not quiet and state.is_main_process:
         print(f"symtune train: {stats.kept} rows ({stats.dropped_overlong} dropped as longer than "
               f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
               f"mean {stats.as_dict()['mean_tokens']} tokens/row" + (f"; resuming from {resume_from}" if resume_from else ""),
