@@ -97,7 +97,7 @@ def _unknown(name: str) -> SymtuneError:
     names = [s["name"] for s in _bundled_specs()]
     import difflib
 
-    close = difflib.get_close_matches(name, names, n=3) or names[:5]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4) or names[:5]
     return SymtuneError(f"unknown task '{name}'; valid names include {', '.join(close)} "
                         "(run `symtune tasks` for the full list)")
 
