@@ -1,0 +1,27 @@
+"""A few LoRA steps on the real bundled model (SmolLM2-135M-Instruct)."""
+
+import json
+
+import pytest
+
+from test_train import _rows, _write
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(240)
+def test_lora_steps_on_bundled_model(bundled_model_dir, tmp_path):
+    from symtune.cli import main
+
+    data = _write(tmp_path / "rows.jsonl", _rows(6, seed=5))
+    out = tmp_path / "run"
+    rc = main(["train", "--model", bundled_model_dir, "--data", data, "--out", str(out), "--steps", "3",
+               "--batch-size", "2", "--max-length", "128", "--loss", "dense", "--save-every", "2",
+               "--dtype", "bfloat16"])
+    assert rc == 0
+    for name in ("adapter_model.safetensors", "adapter_config.json", "log.jsonl", "loss.png", "symtune_train.json"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(0 < r["loss"] < 20 for r in rows)
+    meta = json.loads((out / "symtune_train.json").read_text())
+    assert meta["trainable_params"] == 4_884_480 and meta["config"]["dtype"] == "bfloat16"
+    assert (out / "checkpoints" / "checkpoint-2" / "symtune_complete.json").is_file()
