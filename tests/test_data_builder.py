@@ -142,3 +142,14 @@ def test_iter_rows_order(tok):
     serial = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=1)]
     parallel = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=2)]
     assert serial == parallel == [f"0:{i}" for i in range(250)]
+
+
+def test_tail_prefix_check_matches_whole_prompt_encoding(tok):
+    """The builder checks the prefix property on the query block; check it against full encodes."""
+    b, _ = build(tok, [make_task("a", 2), make_task("b", 3, pair=True)], max_length=2048, symbol_fraction=0.5)
+    for i in range(80):
+        row = b.row(i)
+        p = tok(row["prompt"])["input_ids"]
+        f = tok(row["prompt"] + row["completion"])["input_ids"]
+        assert f[: len(p)] == p
+        assert len(f) - len(p) == row["meta"]["completion_tokens"]

@@ -72,7 +72,16 @@ class RowBuilder:
         for d in self.data:
             total += d.weight
             self.cum_weights.append(total)
-        self._ntok_cache: dict = {}
+        # Token counts of every example, batch-encoded once (before any worker forks).
+        self._raw = getattr(tokenizer, "backend_tokenizer", None)
+        self._ex_ntok: list[list[int]] = []
+        for d in self.data:
+            texts = [ex.text for ex in d.examples]
+            pairs = [ex.text_pair or "" for ex in d.examples]
+            counts = self._batch_ntok(texts)
+            if any(ex.text_pair is not None for ex in d.examples):
+                counts = [a + b for a, b in zip(counts, self._batch_ntok(pairs))]
+            self._ex_ntok.append(counts)
         self._piece = {}
         for fmt in self.templates:
             self._piece[fmt.id] = (self._ntok(fmt.input_prefix), self._ntok(fmt.label_sep + fmt.label_prefix),
@@ -82,17 +91,24 @@ class RowBuilder:
     def _ntok(self, text: str) -> int:
         return len(self.tok.encode(text, add_special_tokens=False)) if text else 0
 
+    def _batch_ntok(self, texts: list[str]) -> list[int]:
+        if self._raw is not None:
+            return [len(e.ids) for e in self._raw.encode_batch(texts, add_special_tokens=False)]
+        return [self._ntok(t) for t in texts]
+
     def _ex_tokens(self, ti: int, j: int) -> int:
-        key = (ti, j)
-        n = self._ntok_cache.get(key)
-        if n is None:
-            ex = self.data[ti].examples[j]
-            n = self._ntok(ex.text) + (self._ntok(ex.text_pair) if ex.text_pair is not None else 0)
-            self._ntok_cache[key] = n
-        return n
+        return self._ex_ntok[ti][j]
 
     def encode(self, text: str) -> list[int]:
+        # The Rust tokenizer directly: the transformers wrapper adds ~10% per call here.
+        if self._raw is not None:
+            return self._raw.encode(text, add_special_tokens=True).ids
         return self.tok(text, add_special_tokens=True)["input_ids"]
+
+    def encode_tail(self, text: str) -> list[int]:
+        if self._raw is not None:
+            return self._raw.encode(text, add_special_tokens=False).ids
+        return self.tok(text, add_special_tokens=False)["input_ids"]
 
     # -- one row ---------------------------------------------------------------------------
     def row(self, i: int) -> dict:
@@ -131,21 +147,20 @@ class RowBuilder:
         label_tok = {s: len(self.pool.token_ids(s, self.tok)) for s in set(symbols)}
         instr_tok = self._ntok(task.instruction) + 2 if mode == "natural" else 0
 
-        def estimate(ex_list):
-            n = instr_tok + pin + self._ex_tokens(ti, query_j) + plab + label_tok[symbols[q_cls]]
-            for k, (j, c) in enumerate(ex_list):
-                n += pin + self._ex_tokens(ti, j) + plab + label_tok[shown_of[k]] + psep
-            return n
+        def cost(k):
+            return pin + self._ex_tokens(ti, exemplars[k][0]) + plab + label_tok[shown[k]] + psep
 
-        shown_of = shown
+        estimate = instr_tok + pin + self._ex_tokens(ti, query_j) + plab + label_tok[symbols[q_cls]]
+        estimate += sum(cost(k) for k in range(len(exemplars)))
         dropped = 0
         while True:
-            while estimate(exemplars) > cfg.max_length and self._can_drop(exemplars, n_cls):
+            while estimate > cfg.max_length and self._can_drop(exemplars, n_cls):
                 k = self._drop_index(exemplars, n_cls)
+                estimate -= cost(k)
                 exemplars.pop(k)
-                shown_of.pop(k)
+                shown.pop(k)
                 dropped += 1
-            ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown_of)]
+            ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown)]
             instruction = task.instruction if mode == "natural" else None
             rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
             comp = completion(symbols[q_cls])
@@ -157,11 +172,19 @@ class RowBuilder:
                     f"--max-length {cfg.max_length} is too small for one exemplar per class of task {task.name} "
                     f"(row {i} needs {len(full_ids)} tokens); raise --max-length")
             k = self._drop_index(exemplars, n_cls)
+            estimate -= cost(k)
             exemplars.pop(k)
-            shown_of.pop(k)
+            shown.pop(k)
             dropped += 1
-        prompt_ids = self.encode(rendered.prompt)
-        if full_ids[: len(prompt_ids)] != prompt_ids:
+        # Prefix check where the completion meets the prompt: the query block alone, with and
+        # without the completion. Text before the query block ends in example_sep, so its tokens
+        # cannot merge with the completion (tested against a whole-prompt encode in the tests).
+        query_start = rendered.prompt.rfind(fmt.example_sep) + len(fmt.example_sep) if exemplars else 0
+        tail = rendered.prompt[query_start:]
+        tail_ids = self.encode_tail(tail)
+        tail_full = self.encode_tail(tail + comp)
+        n_prompt = len(full_ids) - (len(tail_full) - len(tail_ids))
+        if tail_full[: len(tail_ids)] != tail_ids or full_ids[n_prompt:] != tail_full[len(tail_ids):]:
             raise SymtuneError(
                 f"row {i} (task {task.name}, template {fmt.id}): the prompt's tokens are not a prefix of "
                 f"prompt+completion's tokens for this tokenizer; choose other templates (--templates)")
@@ -182,7 +205,7 @@ class RowBuilder:
                                     for (s, e), (j, c) in zip(rendered.label_spans, exemplars)],
                 "query_class": q_cls,
                 "n_tokens": len(full_ids),
-                "completion_tokens": len(full_ids) - len(prompt_ids),
+                "completion_tokens": len(full_ids) - n_prompt,
                 "shortened": dropped > 0,
                 "dropped_exemplars": dropped,
                 "seed": row_seed,
