@@ -48,20 +48,22 @@ def data_settings(cfg: RunConfig) -> dict:
 
 
 def eval_args(cfg: RunConfig) -> list[str]:
-    args = ["--model", cfg.model, "--suite", ",".join(cfg.suites), "--k", str(cfg.k), "--limit", str(cfg.limit),
+    args = ["--model", cfg.model, "--suite", cfg.suite, "--k", str(cfg.k), "--limit", str(cfg.limit),
             "--seed", str(cfg.seed), "--batch-size", str(cfg.eval_batch_size), "--dtype", cfg.eval_dtype,
             "--scoring", cfg.scoring]
     if cfg.eval_tasks:
         args += ["--tasks", ",".join(cfg.eval_tasks)]
     if cfg.task_config:
         args += ["--task-config", cfg.task_config]
+    if cfg.eval_max_length:
+        args += ["--max-length", str(cfg.eval_max_length)]
     return args
 
 
 def train_args(cfg: RunConfig) -> list[str]:
     args = ["--model", cfg.model, "--method", cfg.method, "--steps", str(cfg.steps),
             "--batch-size", str(cfg.batch_size), "--grad-accum", str(cfg.grad_accum), "--loss", cfg.loss,
-            "--seed", str(cfg.seed), "--dtype", cfg.train_dtype]
+            "--seed", str(cfg.seed), "--dtype", cfg.train_dtype, "--max-length", str(cfg.data_max_length)]
     if cfg.lr is not None:
         args += ["--lr", repr(cfg.lr)]
     if cfg.accelerate_config:
@@ -191,13 +193,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_afte
             state["timings"][stage] = done.get("seconds")
         else:
             marker = stage_dir / "stage.json"
-            started = stage_dir / ".stage_hash"
+            started = out / ".stages" / f"{stage}.started"  # outside stage_dir: stages want an empty folder
             stale = marker.is_file() or (started.is_file() and started.read_text().strip() != hashes[stage])
-            if stale:  # settings changed since this folder was written: its output is stale
+            if stale and stage_dir.exists():  # settings changed since this folder was written: stale
                 shutil.rmtree(stage_dir)
             resuming = started.is_file()
             _log(f"[{i}/{len(STAGES)}] {stage}: {'resuming' if resuming else 'running'}")
             stage_dir.mkdir(parents=True, exist_ok=True)
+            started.parent.mkdir(exist_ok=True)
             started.write_text(hashes[stage] + "\n")
             t0 = time.perf_counter()
             actions[stage](stage_dir)

@@ -44,13 +44,14 @@ class RunConfig:
     train_dtype: str = opt("bfloat16", "Training dtype.", choices=("float32", "bfloat16"))
     accelerate_config: str | None = opt(None, "Accelerate config name (cpu-ddp, multi-gpu, fsdp, deepspeed-zero2) or file.")
     # evaluation
-    suites: list[str] = opt(["icl", "flipped", "algorithmic"], "Evaluation suites.",
-                            choices=("icl", "flipped", "algorithmic"))
+    suite: str = opt("all", "Evaluation suite(s): icl (four settings), flipped, algorithmic, or all.",
+                     choices=("icl", "flipped", "algorithmic", "all"))
     eval_tasks: list[str] = opt([], "Held-out evaluation tasks (empty = the default evaluation suite).")
     k: int = opt(4, "Exemplars per class at evaluation (paper: 4).")
     limit: int = opt(100, "Queries per task at evaluation (paper: at most 100).")
     eval_dtype: str = opt("float32", "Evaluation dtype.", choices=("float32", "bfloat16"))
     eval_batch_size: int = opt(8, "Evaluation batch size (does not change results).")
+    eval_max_length: int | None = opt(None, "Maximum evaluation prompt tokens (default: the model's context).")
     scoring: str = opt("rank", "rank: summed log-prob of each option; generate: greedy generation + exact match.",
                        choices=("rank", "generate"))
 

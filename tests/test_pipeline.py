@@ -1,0 +1,118 @@
+"""`symtune run` on a tiny random model: stages, skipping, config changes, resume after a kill."""
+
+import json
+import shutil
+
+import pytest
+
+from symtune.config import from_dict
+from symtune.errors import SymtuneError
+from symtune.pipeline import STAGES, run_pipeline
+from symtune.run_config import RunConfig, preset_values
+
+
+def tiny_cfg(model, **kw):
+    base = dict(model=model, n_prompts=12, min_exemplars=1, max_exemplars=2, data_max_length=256,
+                tune_tasks=["multiemo_pn", "fever"], steps=2, batch_size=2, lr=1e-3, train_dtype="float32",
+                suite="icl", eval_tasks=["snips_weather_music", "tweets_pn"], k=1, limit=3,
+                eval_dtype="float32", eval_batch_size=4, seed=1)
+    base.update(kw)
+    return from_dict(RunConfig, base)
+
+
+def results(run, stage):
+    data = json.loads((run / stage / "results.json").read_text())
+    return data["results"], data["summary"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir):
+    out = tmp_path_factory.mktemp("run") / "r"
+    state = run_pipeline(tiny_cfg(tiny_model_dir), out)
+    return out, state
+
+
+def test_end_to_end_writes_every_stage(finished_run):
+    out, state = finished_run
+    assert state["status"] == "complete" and state["skipped"] == []
+    for stage in STAGES:
+        assert (out / stage / "stage.json").is_file()
+    assert (out / "data" / "data.jsonl").is_file() and (out / "data" / "stats.json").is_file()
+    assert (out / "train" / "adapter_config.json").is_file()
+    assert (out / "report" / "report.md").is_file() and (out / "report" / "report.html").is_file()
+    run = json.loads((out / "run.json").read_text())
+    assert set(run["timings"]) >= {"data", "eval_base", "train", "eval_tuned"}
+    assert run["provenance"]["versions"]["transformers"]
+    base, _ = results(out, "eval_base")
+    tuned, _ = results(out, "eval_tuned")
+    assert set(base["icl"]) == set(tuned["icl"]) == {"instr+labels", "labels", "instr+symbols", "symbols"}
+    # the tuned model is scored on exactly the base model's prompts
+    for name in ("samples_icl_tweets_pn.jsonl",):
+        b = [json.loads(x)["prompt_hash"] for x in (out / "eval_base" / name).read_text().splitlines()]
+        t = [json.loads(x)["prompt_hash"] for x in (out / "eval_tuned" / name).read_text().splitlines()]
+        assert sorted(b) == sorted(t)
+
+
+def test_second_run_skips_everything(finished_run, tiny_model_dir):
+    out, _ = finished_run
+    before = (out / "report" / "report.md").read_bytes()
+    state = run_pipeline(tiny_cfg(tiny_model_dir), out)
+    assert state["skipped"] == list(STAGES)
+    assert (out / "report" / "report.md").read_bytes() == before
+
+
+def test_changed_setting_needs_force_and_reruns_dependents(finished_run, tiny_model_dir, tmp_path):
+    src, _ = finished_run
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    with pytest.raises(SymtuneError, match=r"steps \(2 -> 3\)"):
+        run_pipeline(tiny_cfg(tiny_model_dir, steps=3), out)
+    state = run_pipeline(tiny_cfg(tiny_model_dir, steps=3), out, force=True)
+    assert state["skipped"] == ["data", "eval_base"]
+    log = [json.loads(x) for x in (out / "train" / "log.jsonl").read_text().splitlines()]
+    assert max(r.get("step", 0) for r in log) == 3
+
+
+def test_killed_runs_resume_to_the_same_results(finished_run, tiny_model_dir, tmp_path, monkeypatch):
+    ref, _ = finished_run
+    out = tmp_path / "killed"
+    import symtune.pipeline as pl
+
+    real_train = pl.run_train
+    monkeypatch.setattr(pl, "run_train", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny_cfg(tiny_model_dir), out)
+    assert (out / "eval_base" / "stage.json").is_file() and not (out / "train" / "stage.json").exists()
+    monkeypatch.setattr(pl, "run_train", real_train)
+    run_pipeline(tiny_cfg(tiny_model_dir), out, stop_after="eval_tuned")
+    # kill the tuned evaluation part-way: keep half of one samples file, drop results and marker
+    samples = out / "eval_tuned" / "samples_icl_tweets_pn.jsonl"
+    lines = samples.read_text().splitlines(keepends=True)
+    samples.write_text("".join(lines[: len(lines) // 2]))
+    (out / "eval_tuned" / "results.json").unlink()
+    (out / "eval_tuned" / "stage.json").unlink()
+    state = run_pipeline(tiny_cfg(tiny_model_dir), out)
+    assert state["status"] == "complete" and "eval_tuned" not in state["skipped"]
+    for stage in ("eval_base", "eval_tuned"):
+        assert results(out, stage) == results(ref, stage)
+
+
+def test_presets_resolve():
+    for name in ("quick", "default", "paper"):
+        cfg = from_dict(RunConfig, preset_values(name))
+        assert cfg.preset == name
+    paper = from_dict(RunConfig, preset_values("paper"))
+    assert paper.task_config == "paper" and paper.k == 4 and paper.limit == 100 and paper.max_exemplars == 10
+    with pytest.raises(SymtuneError, match="unknown preset"):
+        preset_values("huge")
+
+
+def test_run_cli_errors(tmp_path, capsys):
+    from symtune.cli import main
+
+    assert main(["run", "--out", str(tmp_path / "x"), "--control", "shuffled", "--dry-run"]) == 2
+    assert "control" in capsys.readouterr().err
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file.txt").write_text("x")
+    assert main(["run", "--out", str(tmp_path / "busy"), "--preset", "quick"]) == 2
+    assert "not empty" in capsys.readouterr().err
