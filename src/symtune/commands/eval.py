@@ -1,0 +1,37 @@
+"""symtune eval: paper-style ICL evaluation (4 settings, flipped labels, algorithmic tasks)."""
+
+from symtune.eval.config import EvalConfig
+
+HELP = "Evaluate a model (and adapter) on held-out tasks: ICL settings, flipped labels, algorithmic."
+DESCRIPTION = """Evaluate in-context learning the paper's way (Wei et al. 2023, §3.2, §5, §6).
+
+Suites: icl (instr+labels, labels, instr+symbols, symbols), flipped (binary tasks), algorithmic
+(List Functions, Simple Turing Concepts), all. Writes DIR/results.json and
+DIR/samples_<suite>_<task>.jsonl; rerun the same command to resume an interrupted run.
+
+  symtune eval --model smollm2-135m --suite icl --out runs/eval_base
+  symtune eval --model smollm2-135m --adapter runs/train --suite all --out runs/eval_tuned
+  symtune eval --suite icl --task-file my.csv --text-col text --label-col label --out runs/eval_mine
+  symtune eval --suite flipped --flip-proportion 0.5 --out runs/flip50
+  accelerate launch --num_processes 2 -m symtune.cli eval --suite icl --out runs/eval_ddp
+"""
+
+
+def add_arguments(p):
+    from symtune.config import add_dataclass_args
+
+    p.add_argument("--out", required=True, help="output folder (results.json, samples_*.jsonl)")
+    p.add_argument("--config", help="YAML file with EvalConfig keys (command-line options override it)")
+    add_dataclass_args(p, EvalConfig)
+
+
+def run(args) -> int:
+    from symtune.config import overrides_from_args, resolve_config
+    from symtune.eval.runner import format_summary, run_eval
+
+    cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))
+    doc = run_eval(cfg, args.out)
+    if doc is not None:
+        print(format_summary(doc))
+        print(f"wrote {args.out}/results.json ({doc['n_prompts']} prompts, {doc['seconds']['total']} s)")
+    return 0

@@ -1,0 +1,57 @@
+"""EvalConfig: every option of `symtune eval` / `symtune export lm-eval` (typed, with help)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symtune.config import opt
+from symtune.models import DTYPES
+
+SUITES = ("icl", "flipped", "algorithmic", "all")
+ICL_SETTINGS = ("instr+labels", "labels", "instr+symbols", "symbols")
+SCORINGS = ("rank", "generate")
+
+# Fields that do not change results: left out of the config hash used for resuming.
+RUNTIME_FIELDS = ("batch_size", "threads", "progress", "chunk_size")
+
+
+@dataclass
+class EvalConfig:
+    model: str = opt("smollm2-135m", "Model: bundled preset name, local folder or Hub id.")
+    adapter: str | None = opt(None, "LoRA adapter folder (from `symtune train`), merged into the model for eval.")
+    suite: str = opt("icl", "Which suite: icl (4 settings), flipped (binary tasks, flipped labels), "
+                     "algorithmic (List Functions + Simple Turing Concepts) or all.", choices=SUITES)
+    tasks: list[str] = opt([], "Held-out tasks by name (or default-eval / all-eval); empty = the default eval tasks.")
+    task_file: str | None = opt(None, "Evaluate a user data file (CSV/JSONL/Parquet) instead of named tasks.")
+    text_col: str = opt("text", "Text column of --task-file.")
+    text_pair_col: str | None = opt(None, "Optional second-text column of --task-file (sentence pairs).")
+    label_col: str = opt("label", "Label column of --task-file.")
+    split_col: str | None = opt(None, "Optional split column of --task-file (train = exemplars, validation = queries); "
+                                "default: a seeded stratified 80/20 split.")
+    task_instruction: str | None = opt(None, "Instruction for --task-file in the instr+ settings "
+                                       "(default: 'Classify the input as one of: ...').")
+    settings: list[str] = opt(list(ICL_SETTINGS), "ICL settings to run.", choices=ICL_SETTINGS)
+    k: int = opt(4, "In-context exemplars per class (paper: 4).")
+    limit: int = opt(100, "At most this many queries per task (class-balanced sample; paper: 100).")
+    seed: int = opt(0, "Seed for query sampling, exemplars, templates and symbols (same seed -> same prompts).")
+    templates: list[int] = opt([], "Template ids (0-9) to draw from; empty = all ten.")
+    scoring: str = opt("rank", "rank: argmax of the options' summed log-probs (acc) and per-token mean (acc_norm); "
+                       "generate: greedy decoding + exact match (acc_gen, the primary metric), rank also reported.",
+                       choices=SCORINGS)
+    max_length: int | None = opt(None, "Token limit for prompt + answer (default: the model's context). Longer "
+                                 "prompts drop exemplars, keeping one per class.")
+    max_new_tokens: int = opt(48, "Greedy generation budget for open-ended answers (classification uses the "
+                              "longest option + 2).")
+    flip_proportion: float | None = opt(None, "Flipped suite: flip this proportion of exemplar labels only, gold "
+                                        "unchanged (Wei et al. 2023a protocol). Default: paper protocol, all "
+                                        "exemplar labels and the query's gold flipped.")
+    flip_instruction: bool = opt(False, "Flipped suite: include the task instruction (paper: not stated; default off).")
+    lf_subtasks: list[str] = opt([], "List Functions subtasks (c001-c250); empty = the 20 built-in picks (4 per "
+                                 "category; not the paper's unpublished selection).")
+    algorithmic_instruction: bool = opt(False, "Prepend BIG-bench's List Functions task prefix to its prompts.")
+    dtype: str = opt("float32", "Model dtype (bfloat16 is faster on CPUs with AMX/AVX512-BF16).", choices=DTYPES)
+    batch_size: int = opt(8, "Prompts per forward pass (results do not depend on it beyond float rounding).")
+    threads: int | None = opt(None, "Torch CPU threads (default: available cores / processes).")
+    chunk_size: int = opt(64, "Prompts per resume checkpoint (samples are appended after each chunk).")
+    force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.")
+    progress: bool = opt(True, "Show a progress bar (rate and ETA).")

@@ -1,0 +1,319 @@
+"""Runner: build items -> score (resumable, data-parallel) -> samples_<suite>_<task>.jsonl + results.json.
+
+Resume: samples are appended to DIR/samples_*.jsonl after every chunk (fsync'd). A restarted run
+with the same configuration (hash of every result-relevant option, kept in DIR/eval_state.json)
+reads the rows already there, keyed by (setting, doc_id), checks their prompt hashes and scores only
+the missing ones. A different configuration is refused unless --force (which clears DIR's samples).
+At the end the samples files are rewritten atomically in canonical order and results.json is
+written atomically, so a resumed run ends with the same files as an uninterrupted one.
+
+Data parallel: under `accelerate launch --num_processes N`, each chunk of pending prompts is
+sharded by rank, rows are gathered to rank 0, and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+from symtune.errors import SymtuneError
+from symtune.eval.config import RUNTIME_FIELDS, EvalConfig
+from symtune.eval.metrics import aggregate
+from symtune.eval.suites import Budget, Item, build_items
+
+STATE_FILE = "eval_state.json"
+RESULTS_FILE = "results.json"
+
+
+class Dist:
+    """Rank/world size and collectives; a no-op outside `accelerate launch`."""
+
+    def __init__(self):
+        self.state = None
+        self.rank, self.world = 0, 1
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import PartialState
+
+            self.state = PartialState()
+            self.rank, self.world = self.state.process_index, self.state.num_processes
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def gather(self, obj) -> list:
+        if self.world == 1:
+            return [obj]
+        from accelerate.utils import gather_object
+
+        return gather_object([obj])
+
+    def barrier(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+
+def config_hash(cfg: EvalConfig) -> str:
+    from symtune.provenance import stable_hash
+
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS and k != "force"}
+    return stable_hash(d)
+
+
+def samples_name(suite: str, task: str) -> str:
+    return f"samples_{suite}_{re.sub(r'[^A-Za-z0-9_.+-]', '_', task)}.jsonl"
+
+
+def check_inputs(cfg: EvalConfig) -> str:
+    """Validate options and paths before anything is loaded or written; returns the model path."""
+    from symtune.models import resolve_model
+
+    for name in ("k", "limit", "batch_size", "chunk_size", "max_new_tokens"):
+        if getattr(cfg, name) < 1:
+            raise SymtuneError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.max_length is not None and cfg.max_length < 8:
+        raise SymtuneError(f"--max-length must be at least 8, got {cfg.max_length}")
+    if cfg.suite in ("algorithmic",) and (cfg.tasks or cfg.task_file):
+        raise SymtuneError("--tasks/--task-file do not apply to the algorithmic suite; use --suite icl, flipped or all")
+    if cfg.adapter:
+        ap = Path(cfg.adapter)
+        if not ap.is_dir():
+            raise SymtuneError(f"adapter folder {ap} does not exist; pass the --out folder of `symtune train`")
+        if not (ap / "adapter_config.json").is_file():
+            raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a LoRA folder written by "
+                               "`symtune train --method lora` (for a full fine-tune pass it as --model)")
+    return resolve_model(cfg.model)
+
+
+def model_max_length(model_path: str, cfg: EvalConfig) -> int:
+    from transformers import AutoConfig
+
+    try:
+        mc = AutoConfig.from_pretrained(model_path)
+    except OSError as e:
+        raise SymtuneError(f"cannot read the config of model '{cfg.model}' ({str(e).splitlines()[0]})") from None
+    tc = mc.get_text_config() if hasattr(mc, "get_text_config") else mc
+    limit = getattr(tc, "max_position_embeddings", None) or 2048
+    return min(limit, cfg.max_length) if cfg.max_length else limit
+
+
+def prepare(cfg: EvalConfig, tokenizer=None):
+    """(items, notes, tokenizer, encoder, max_length, model_path): everything before the model."""
+    from symtune.eval.scoring import Encoder
+    from symtune.models import load_tokenizer
+
+    model_path = check_inputs(cfg)
+    tok = tokenizer or load_tokenizer(model_path)
+    max_len = model_max_length(model_path, cfg)
+    encoder = Encoder(tok)
+    items, notes = build_items(cfg, tok, Budget(encoder, max_len))
+    return items, notes, tok, encoder, max_len, model_path
+
+
+def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
+    from symtune.provenance import read_jsonl, write_json_atomic, write_jsonl_atomic
+
+    state = out / STATE_FILE
+    if out.exists() and not out.is_dir():
+        raise SymtuneError(f"--out {out} is a file; pass a folder")
+    if state.is_file():
+        import json
+
+        try:
+            old = json.loads(state.read_text(encoding="utf-8")).get("config_hash")
+        except (json.JSONDecodeError, OSError):
+            old = None
+        if old != chash:
+            if not cfg.force:
+                raise SymtuneError(f"--out {out} holds samples of a different eval configuration (hash {old} != "
+                                   f"{chash}); pass --force to overwrite them or choose another --out")
+            _clear(out)
+    elif out.is_dir() and (list(out.glob("samples_*.jsonl")) or (out / RESULTS_FILE).exists()):
+        if not cfg.force:
+            raise SymtuneError(f"--out {out} holds eval files without {STATE_FILE}; pass --force to overwrite "
+                               "them or choose another --out")
+        _clear(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(state, {"config_hash": chash, "config": dataclasses.asdict(cfg)})
+    # drop a truncated last line left by a killed writer, so appends start on a clean line
+    for f in out.glob("samples_*.jsonl"):
+        rows = read_jsonl(f)
+        if f.read_text(encoding="utf-8").count("\n") != len(rows) or not f.read_text(encoding="utf-8").endswith("\n"):
+            write_jsonl_atomic(f, rows)
+
+
+def _clear(out: Path) -> None:
+    for f in list(out.glob("samples_*.jsonl")) + [out / RESULTS_FILE]:
+        if f.exists():
+            f.unlink()
+
+
+def _append_rows(out: Path, rows: list[dict]) -> None:
+    import json
+
+    by_file: dict = defaultdict(list)
+    for r in rows:
+        by_file[samples_name(r["suite"], r["task"])].append(r)
+    for name, rs in by_file.items():
+        with open(out / name, "a", encoding="utf-8", newline="\n") as fh:
+            for r in rs:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _row(it: Item, sc) -> dict:
+    from symtune.provenance import text_hash
+
+    row = {"doc_id": it.doc_id, "setting": it.setting, "suite": it.suite, "task": it.task, "key": it.key,
+           "prompt_hash": text_hash(it.prompt), "prompt": it.prompt, "options": it.options,
+           "option_tokens": sc.n_tokens, "logprobs": sc.logprobs,
+           "pred": sc.pred, "pred_norm": sc.pred_norm, "gold": it.gold}
+    if sc.generation is not None:
+        row["generation"] = sc.generation
+    row["meta"] = it.meta
+    return row
+
+
+def score_items(scorer, items: list[Item], scoring: str, progress=None) -> list[dict]:
+    """Rows for items (classification: rank [+ generate]; open-ended: generate)."""
+    from symtune.eval.scoring import Request
+
+    rows: list[dict | None] = [None] * len(items)
+    cls = [i for i, it in enumerate(items) if not it.open_ended]
+    opn = [i for i, it in enumerate(items) if it.open_ended]
+    if cls:
+        res = scorer.run([Request(items[i].prompt, items[i].continuations, items[i].max_new_tokens) for i in cls],
+                         rank=True, generate=scoring == "generate", progress=progress)
+        for i, sc in zip(cls, res):
+            rows[i] = _row(items[i], sc)
+    if opn:
+        res = scorer.run([Request(items[i].prompt, [], items[i].max_new_tokens) for i in opn],
+                         rank=False, generate=True, progress=progress)
+        for i, sc in zip(opn, res):
+            rows[i] = _row(items[i], sc)
+    return rows  # type: ignore[return-value]
+
+
+def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], None] | None = None,
+             log: Callable[[str], None] = print) -> dict | None:
+    """Run the configured evaluation; returns the results dict on rank 0 (None on other ranks)."""
+    from symtune.eval.scoring import Scorer, set_threads
+    from symtune.models import load_model
+    from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
+
+    t0 = time.perf_counter()
+    dist = Dist()
+    threads = set_threads(cfg.threads, dist.world)
+    out = Path(out_dir)
+    items, notes, tok, encoder, max_len, model_path = prepare(cfg)
+    keys = [(it.suite, it.task, it.setting, it.doc_id) for it in items]
+    if len(set(keys)) != len(keys):  # pragma: no cover - a builder bug
+        raise AssertionError("duplicate (suite, task, setting, doc_id) keys")
+    model = load_model(model_path, cfg.dtype, cfg.adapter)
+    scorer = Scorer(model, tok, batch_size=cfg.batch_size, max_length=max_len)
+    chash = config_hash(cfg)
+    if dist.main:
+        _prepare_out(out, cfg, chash)
+    dist.barrier()
+
+    from symtune.provenance import text_hash
+
+    by_key = {k: it for k, it in zip(keys, items)}
+    done: dict = {}
+    for f in sorted(out.glob("samples_*.jsonl")):
+        for r in read_jsonl(f):
+            k = (r["suite"], r["task"], r["setting"], r["doc_id"])
+            it = by_key.get(k)
+            if it is None:
+                continue
+            if r["prompt_hash"] != text_hash(it.prompt):
+                raise SymtuneError(f"{f.name}: the stored prompt of {r['setting']}/{r['doc_id']} differs from the "
+                                   "rebuilt one (task data or symtune changed); pass --force to start over")
+            done[k] = r
+    pending = [it for k, it in zip(keys, items) if k not in done]
+    pending.sort(key=lambda it: -it.n_tokens)  # similar lengths share chunks and batches
+    if dist.main and done:
+        log(f"resuming: {len(done)} of {len(items)} prompts already scored in {out}")
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pending), unit="prompt", desc="eval", dynamic_ncols=True,
+               disable=not (dist.main and cfg.progress), smoothing=0.1)
+    step = cfg.chunk_size * dist.world
+    n_chunks = 0
+    t_score = time.perf_counter()
+    for start in range(0, len(pending), step):
+        chunk = pending[start:start + step]
+        mine = chunk[dist.rank::dist.world]
+        rows = score_items(scorer, mine, cfg.scoring, progress=lambda n: bar.update(n * dist.world))
+        gathered = dist.gather(rows)
+        if dist.main:
+            _append_rows(out, [r for part in gathered for r in part])
+        n_chunks += 1
+        if on_chunk:
+            on_chunk(n_chunks)
+    bar.close()
+    score_s = time.perf_counter() - t_score
+    dist.barrier()
+    if not dist.main:
+        return None
+
+    # ---- final files (rank 0): canonical order, atomic
+    stored: dict = {}
+    for f in sorted(out.glob("samples_*.jsonl")):
+        for r in read_jsonl(f):
+            stored[(r["suite"], r["task"], r["setting"], r["doc_id"])] = r
+    missing = [k for k in keys if k not in stored]
+    if missing:  # pragma: no cover - would be a runner bug
+        raise AssertionError(f"{len(missing)} prompts have no stored sample, e.g. {missing[0]}")
+    rows_by_file: dict = defaultdict(list)
+    for k in keys:
+        rows_by_file[(k[0], k[1])].append(stored[k])
+    for (suite, task), rows in rows_by_file.items():
+        write_jsonl_atomic(out / samples_name(suite, task), rows)
+    primary = "acc_gen" if cfg.scoring == "generate" else "acc"
+    results, summary, categories = aggregate(rows_by_file, primary)
+    doc = {
+        "config": dataclasses.asdict(cfg),
+        "config_hash": chash,
+        "seeds": {"seed": cfg.seed, "derivation": "random.Random(f'{seed}|{suite}|{task}|{doc_id}') per query; "
+                  "queries: random.Random(f'{seed}|queries|{task}')"},
+        "provenance": provenance(),
+        "model": cfg.model,
+        "model_path": model_path,
+        "adapter": cfg.adapter,
+        "dtype": cfg.dtype,
+        "batch_size": cfg.batch_size,
+        "threads": threads,
+        "world_size": dist.world,
+        "scoring": {"mode": cfg.scoring, "primary_metric": primary, "method": scorer.method,
+                    "acc_norm": "argmax of summed option log-prob / option token count",
+                    "max_length": max_len, "add_bos": encoder.add_bos},
+        "instruction_placement": "once at the top of the prompt, followed by a blank line",
+        "notes": notes,
+        "n_prompts": len(items),
+        "n_scored_this_run": len(pending),
+        "n_resumed": len(done),
+        "seconds": {"total": round(time.perf_counter() - t0, 2), "scoring": round(score_s, 2)},
+        "results": results,
+        "summary": summary,
+        "categories": categories,
+    }
+    write_json_atomic(out / RESULTS_FILE, doc)
+    return doc
+
+
+def format_summary(doc: dict) -> str:
+    s = doc["summary"]
+    lines = [f"{'setting':<22}{s['metric']:>8}{'chance':>8}"]
+    for k, v in s.items():
+        if k in ("chance", "metric") or v is None:
+            continue
+        lines.append(f"{k:<22}{v:>8.3f}{s['chance'].get(k, 0.0):>8.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,384 @@
+"""Evaluation suites: the prompts (items) each suite scores. Building prompts never touches the model.
+
+* icl: held-out tasks in the paper's four settings (§3.2): instruction yes/no x natural labels or
+  symbols from the EVAL pool. Per query: one RNG derived from (seed, suite, task, doc_id) draws the
+  template, k exemplars per class (never the query itself) and the symbols; the four settings of a
+  query share template, exemplars and order, and differ only in the labels shown and the instruction.
+  The same seed gives the same prompts byte for byte, for any model with the same tokenizer.
+* flipped: binary tasks, natural labels. Paper protocol (§6): exemplar labels AND the query's gold
+  are flipped (a model that follows the exemplars scores above chance). With `flip_proportion` p:
+  the Wei et al. 2023a protocol, a proportion p of exemplar labels flipped, gold unchanged.
+* algorithmic: BIG-bench List Functions (20 subtasks, 4-shot from the subtask's other examples) and
+  Simple Turing Concepts (additional_set_2, concepts with <= 3 instructions, predetermined shots);
+  open-ended, greedy generation + exact match.
+
+Instruction placement: the task instruction is prepended once at the top of the prompt, followed by
+a blank line (symtune.prompts.render). The reproduction notebook instead repeats it in every
+exemplar (appendix §3); symtune does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from symtune.errors import SymtuneError
+from symtune.eval.config import ICL_SETTINGS, EvalConfig
+
+# List Functions: the paper used "the 20 subtasks with the highest human accuracy" in 5 categories
+# (A remove elements, B modify the list, C input-independent, D/E names lost). Rule (2020)'s human
+# accuracies are not available, so these are picked by hand from the BIG-bench descriptions.
+# NOT the paper's selection.
+LIST_FUNCTIONS_CATEGORIES: dict[str, list[str]] = {
+    "remove_elements": ["c029", "c049", "c062", "c064"],  # remove first two / element 1 / last / first+last
+    "modify_list": ["c016", "c053", "c071", "c073"],  # el.2 := 8 / el.2 := el.1 / +2 each / +index
+    "input_independent": ["c041", "c042", "c043", "c090"],  # constant lists
+    "add_insert_elements": ["c037", "c046", "c050", "c065"],  # append 3 / prepend 7 / prepend el.1 / 9...7
+    "reorder_copy": ["c045", "c066", "c070", "c080"],  # identity / left-rotate / twice / reverse
+}
+LF_SHOTS = 4
+STC_MAX_INSTRUCTIONS = 3
+FLIPPED_SETTING = "flipped"
+
+
+@dataclass
+class Item:
+    """One prompt to score. `task` names the samples file; `key` the results row (task or subtask)."""
+
+    suite: str
+    task: str
+    setting: str
+    doc_id: int
+    prompt: str
+    options: list[str]  # label strings as shown (the continuation is " " + option); [] = open-ended
+    gold: int | str  # option index (classification) or answer string (open-ended)
+    key: str = ""
+    meta: dict = field(default_factory=dict)
+    max_new_tokens: int | None = None
+    n_tokens: int = 0  # prompt + answer budget, filled by the length check
+
+    @property
+    def open_ended(self) -> bool:
+        return not self.options
+
+    @property
+    def continuations(self) -> list[str]:
+        return [" " + o for o in self.options]
+
+    @property
+    def chance(self) -> float:
+        return 0.0 if self.open_ended else 1.0 / len(self.options)
+
+
+class Budget:
+    """Token-length check shared by all suites: prompt + longest option (or generation budget).
+
+    A cheap estimate (prompt tokens + option tokens encoded alone) decides when it is clearly
+    inside the limit; near the limit the exact lm-eval encoding (context+option) decides.
+    """
+
+    MARGIN = 4
+
+    def __init__(self, encoder, max_length: int):
+        self.encoder = encoder
+        self.max_length = max_length
+        self._opt: dict = {}
+
+    def _opt_len(self, option: str) -> int:
+        n = self._opt.get(option)
+        if n is None:
+            n = self._opt[option] = len(self.encoder._enc(" " + option))
+        return n
+
+    def need(self, prompt: str, options: list[str], new_tokens: int = 0) -> int:
+        return self.encoder.token_length(prompt, [" " + o for o in options], new_tokens)
+
+    def fits(self, prompt: str, options: list[str], new_tokens: int = 0) -> tuple[bool, int]:
+        est = len(self.encoder.encode_context(prompt)) + max([self._opt_len(o) for o in options] + [new_tokens])
+        if est + self.MARGIN <= self.max_length:
+            return True, est
+        n = self.need(prompt, options, new_tokens)
+        return n <= self.max_length, n
+
+
+@functools.lru_cache(maxsize=1)
+def eval_symbol_pool():
+    from symtune.symbols import SymbolPool
+
+    return SymbolPool(pool="eval")
+
+
+def templates_for(cfg: EvalConfig):
+    from symtune.prompts import TEMPLATES, get_template
+
+    return [get_template(i) for i in cfg.templates] if cfg.templates else list(TEMPLATES)
+
+
+def sample_queries(examples, n_classes: int, limit: int, rng: random.Random) -> list[int]:
+    """Indices of at most `limit` queries, class-balanced round robin (all when there are fewer)."""
+    if limit <= 0:
+        raise SymtuneError(f"--limit must be at least 1, got {limit}")
+    if len(examples) <= limit:
+        return list(range(len(examples)))
+    groups = [[i for i, e in enumerate(examples) if e.label == c] for c in range(n_classes)]
+    for g in groups:
+        rng.shuffle(g)
+    chosen: list[int] = []
+    while len(chosen) < limit:
+        for g in groups:
+            if g and len(chosen) < limit:
+                chosen.append(g.pop())
+    return sorted(chosen)
+
+
+def gen_budget(cfg: EvalConfig, budget: Budget, options: list[str]) -> int:
+    """Greedy budget for classification: the longest option's tokens + 2 (enough to see it end)."""
+    longest = max(budget._opt_len(o) for o in options)
+    return longest + 2
+
+
+def _fit(task_name: str, doc_id: int, pairs: list, render: Callable[[list], str], options: list[str],
+         budget: Budget, new_tokens: int, n_classes: int) -> tuple[str, int, int]:
+    """Render; while too long drop an exemplar of the class with the most left (keep one per class)."""
+    pairs = list(pairs)
+    dropped = 0
+    while True:
+        prompt = render(pairs)
+        ok, n = budget.fits(prompt, options, new_tokens)
+        if ok:
+            return prompt, dropped, n
+        counts = Counter(ex.label for ex, _ in pairs)
+        cls = max(counts, key=lambda c: (counts[c], c))
+        if counts[cls] <= 1:
+            raise SymtuneError(
+                f"task {task_name}, query {doc_id}: the prompt needs {n} tokens with one exemplar per class, "
+                f"over the limit of {budget.max_length}; raise --max-length or use shorter inputs")
+        idx = max(i for i, (ex, _) in enumerate(pairs) if ex.label == cls)
+        del pairs[idx]
+        dropped += 1
+
+
+def _check_classes(task, k: int) -> list:
+    groups = task.by_class(task.exemplar_split)
+    for c, g in enumerate(groups):
+        if len(g) < k:
+            raise SymtuneError(
+                f"task {task.name}: class '{task.labels[c]}' has {len(g)} exemplars in split "
+                f"'{task.exemplar_split}', fewer than k={k}; lower --k or add examples of that class")
+    return groups
+
+
+def _draw_exemplars(task, groups, query, k: int, rng: random.Random) -> list:
+    exemplars = []
+    for c, g in enumerate(groups):
+        picks = rng.sample(range(len(g)), min(len(g), k + 1))
+        chosen = [g[i] for i in picks if g[i] != query][:k]  # never the query itself (RAFT-style splits)
+        if len(chosen) < k:
+            raise SymtuneError(
+                f"task {task.name}: class '{task.labels[c]}' has fewer than k={k} exemplars other than the "
+                "query; lower --k or add examples of that class")
+        exemplars += chosen
+    rng.shuffle(exemplars)
+    return exemplars
+
+
+def icl_items(task, cfg: EvalConfig, tokenizer, budget: Budget, settings=None) -> list[Item]:
+    """The ICL suite's items for one task: every sampled query in every requested setting."""
+    from symtune.prompts import render
+
+    settings = list(settings or cfg.settings)
+    for s in settings:
+        if s not in ICL_SETTINGS:
+            raise SymtuneError(f"unknown setting '{s}'; choose from {', '.join(ICL_SETTINGS)}")
+    groups = _check_classes(task, cfg.k)
+    queries = task.examples(task.query_split)
+    qids = sample_queries(queries, task.num_classes, cfg.limit, random.Random(f"{cfg.seed}|queries|{task.name}"))
+    tmpls = templates_for(cfg)
+    pool = eval_symbol_pool()
+    items = []
+    for doc_id in qids:
+        q = queries[doc_id]
+        rng = random.Random(f"{cfg.seed}|icl|{task.name}|{doc_id}")
+        fmt = tmpls[rng.randrange(len(tmpls))]
+        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng)
+        symbols = pool.sample(task.num_classes, rng, tokenizer=tokenizer)  # drawn for every setting set
+        for setting in settings:
+            labels = list(task.labels) if setting.endswith("labels") else symbols
+            instruction = task.instruction if setting.startswith("instr+") else None
+            pairs = [(ex, labels[ex.label]) for ex in exemplars]
+            new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+            prompt, dropped, n = _fit(task.name, doc_id, pairs,
+                                      lambda ps: render(fmt, ps, q, instruction).prompt,
+                                      labels, budget, new_tokens, task.num_classes)
+            items.append(Item("icl", task.name, setting, doc_id, prompt, labels, q.label, key=task.name,
+                              meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
+                                    "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0,
+                                    "query_class": q.label},
+                              max_new_tokens=new_tokens or None, n_tokens=n))
+    return items
+
+
+def flip_protocol(cfg: EvalConfig) -> str:
+    if cfg.flip_proportion is None:
+        return "paper: all exemplar labels and the query's gold flipped"
+    return f"proportion: {cfg.flip_proportion:g} of exemplar labels flipped, gold unchanged"
+
+
+def flipped_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item]:
+    from symtune.prompts import render
+
+    if task.num_classes != 2:
+        raise SymtuneError(f"task {task.name} has {task.num_classes} classes; flipped labels need a binary task")
+    p = cfg.flip_proportion
+    if p is not None and not 0.0 <= p <= 1.0:
+        raise SymtuneError(f"--flip-proportion must be between 0 and 1, got {p}")
+    groups = _check_classes(task, cfg.k)
+    queries = task.examples(task.query_split)
+    qids = sample_queries(queries, 2, cfg.limit, random.Random(f"{cfg.seed}|queries|{task.name}"))
+    tmpls = templates_for(cfg)
+    labels = list(task.labels)
+    items = []
+    for doc_id in qids:
+        q = queries[doc_id]
+        rng = random.Random(f"{cfg.seed}|flipped|{task.name}|{doc_id}")
+        fmt = tmpls[rng.randrange(len(tmpls))]
+        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng)
+        if p is None:
+            flip = set(range(len(exemplars)))
+            gold = 1 - q.label
+        else:
+            flip = set(rng.sample(range(len(exemplars)), round(p * len(exemplars))))
+            gold = q.label
+        pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
+        instruction = task.instruction if cfg.flip_instruction else None
+        new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+        prompt, dropped, n = _fit(task.name, doc_id, pairs, lambda ps: render(fmt, ps, q, instruction).prompt,
+                                  labels, budget, new_tokens, 2)
+        items.append(Item("flipped", task.name, FLIPPED_SETTING, doc_id, prompt, labels, gold, key=task.name,
+                          meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
+                                "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0,
+                                "query_class": q.label, "n_flipped": len(flip), "protocol": flip_protocol(cfg)},
+                          max_new_tokens=new_tokens or None, n_tokens=n))
+    return items
+
+
+def lf_selection(cfg: EvalConfig) -> dict[str, str]:
+    """subtask id -> category."""
+    if cfg.lf_subtasks:
+        cat = {s: c for c, ids in LIST_FUNCTIONS_CATEGORIES.items() for s in ids}
+        return {s: cat.get(s, "custom") for s in cfg.lf_subtasks}
+    return {s: c for c, ids in LIST_FUNCTIONS_CATEGORIES.items() for s in ids}
+
+
+def list_functions_items(cfg: EvalConfig, budget: Budget) -> list[Item]:
+    from symtune.tasks.registry import load_algorithmic
+
+    records = {r["name"]: r for r in load_algorithmic("list_functions")}
+    selection = lf_selection(cfg)
+    for s in selection:
+        if s not in records:
+            raise SymtuneError(f"unknown List Functions subtask '{s}'; choose c001-c250")
+    items: list[Item] = []
+    for sub, category in selection.items():
+        rec = records[sub]
+        examples = rec["examples"]
+        head = rec["task_prefix"].strip() + "\n\n" if cfg.algorithmic_instruction else ""
+        for j in range(min(len(examples), cfg.limit)):
+            rng = random.Random(f"{cfg.seed}|list_functions|{sub}|{j}")
+            others = [e for i, e in enumerate(examples) if i != j]
+            shots = rng.sample(others, min(LF_SHOTS, len(others)))
+            q = examples[j]
+
+            def render(ps, q=q, head=head):
+                return head + "".join(f"Input: {e['input']}\nOutput: {e['target']}\n\n" for e in ps) \
+                    + f"Input: {q['input']}\nOutput:"
+
+            while True:  # drop shots (keep one) if too long
+                prompt = render(shots)
+                ok, n = budget.fits(prompt, [], cfg.max_new_tokens)
+                if ok:
+                    break
+                if len(shots) <= 1:
+                    raise SymtuneError(f"List Functions {sub} example {j}: the prompt needs {n} tokens, over the "
+                                       f"limit of {budget.max_length}; raise --max-length")
+                shots = shots[:-1]
+            items.append(Item("algorithmic", "list_functions", "list_functions", len(items), prompt, [],
+                              q["target"].strip(), key=sub,
+                              meta={"subtask": sub, "category": category, "example": j, "n_exemplars": len(shots),
+                                    "shortened": len(shots) < LF_SHOTS},
+                              max_new_tokens=cfg.max_new_tokens, n_tokens=n))
+    return items
+
+
+def simp_turing_items(cfg: EvalConfig, budget: Budget) -> list[Item]:
+    from symtune.tasks.registry import load_algorithmic
+
+    records = [r for r in load_algorithmic("simp_turing_concept") if r["n_instructions"] <= STC_MAX_INSTRUCTIONS]
+    per_concept: Counter = Counter()
+    items: list[Item] = []
+    for r in records:
+        prog = r["program"]
+        if per_concept[prog] >= cfg.limit:
+            continue
+        per_concept[prog] += 1
+        prompt = r["input"]  # predetermined shots, used as-is; ends with "Output:"
+        ok, n = budget.fits(prompt, [], cfg.max_new_tokens)
+        if not ok:
+            raise SymtuneError(f"Simple Turing Concepts {prog}: a prompt needs {n} tokens, over the limit of "
+                               f"{budget.max_length}; raise --max-length")
+        items.append(Item("algorithmic", "simp_turing_concept", "simp_turing_concept", len(items), prompt, [],
+                          r["target"].strip(), key=prog,
+                          meta={"program": prog, "n_instructions": r["n_instructions"]},
+                          max_new_tokens=cfg.max_new_tokens, n_tokens=n))
+    return items
+
+
+def resolve_tasks(cfg: EvalConfig) -> list:
+    """Tasks of the icl/flipped suites: --task-file, --tasks, or the default held-out tasks."""
+    from symtune.tasks.registry import default_eval_tasks, get_tasks, task_from_file
+
+    if cfg.task_file:
+        if cfg.tasks:
+            raise SymtuneError("pass either --tasks or --task-file, not both")
+        return [task_from_file(cfg.task_file, text_col=cfg.text_col, label_col=cfg.label_col,
+                               text_pair_col=cfg.text_pair_col, split_col=cfg.split_col, seed=cfg.seed,
+                               instruction=cfg.task_instruction)]
+    if cfg.tasks:
+        tasks = get_tasks(cfg.tasks)
+        seen, out = set(), []
+        for t in tasks:
+            if t.name not in seen:
+                seen.add(t.name)
+                out.append(t)
+        return out
+    return default_eval_tasks()
+
+
+def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item], dict]:
+    """Every item of the configured suite(s) plus notes (skipped tasks, protocols)."""
+    suites = ["icl", "flipped", "algorithmic"] if cfg.suite == "all" else [cfg.suite]
+    notes: dict = {"suites": suites}
+    items: list[Item] = []
+    tasks = resolve_tasks(cfg) if any(s in ("icl", "flipped") for s in suites) else []
+    if "icl" in suites:
+        for t in tasks:
+            items += icl_items(t, cfg, tokenizer, budget)
+    if "flipped" in suites:
+        binary = [t for t in tasks if t.num_classes == 2]
+        skipped = [t.name for t in tasks if t.num_classes != 2]
+        if not binary:
+            raise SymtuneError("the flipped suite needs binary tasks; none of the selected tasks has two classes")
+        notes["flipped_protocol"] = flip_protocol(cfg)
+        notes["flipped_skipped_non_binary"] = skipped
+        for t in binary:
+            items += flipped_items(t, cfg, tokenizer, budget)
+    if "algorithmic" in suites:
+        items += list_functions_items(cfg, budget)
+        items += simp_turing_items(cfg, budget)
+        notes["list_functions_categories"] = {c: ids for c, ids in LIST_FUNCTIONS_CATEGORIES.items()} \
+            if not cfg.lf_subtasks else {"custom": list(cfg.lf_subtasks)}
+        notes["list_functions_selection"] = "hand-picked from BIG-bench descriptions (not the paper's IDs)"
+    return items, notes
