@@ -345,3 +345,22 @@ def test_accelerate_configs_ship_and_resolve(tmp_path):
     bad.write_text("foo: 1\n")
     with pytest.raises(SymtuneError, match="not an accelerate YAML"):
         resolve_accelerate_config(str(bad))
+
+
+def test_killed_before_first_checkpoint_restarts_but_other_runs_are_kept(tmp_path, data8):
+    from symtune.config import to_dict
+    from symtune.train.trainer import check_out_dir, file_sha
+
+    out = tmp_path / "o"
+    out.mkdir()
+    cfg = _cfg("m", data8, out)
+    meta = {"status": "running", "config": to_dict(cfg), "data": {"sha256": file_sha(data8)}}
+    (out / "symtune_train.json").write_text(json.dumps(meta))
+    assert check_out_dir(cfg, to_dict(cfg), file_sha(data8))["status"] == "running"  # same config: restart
+    other = _cfg("m", data8, out, steps=9)
+    with pytest.raises(SymtuneError, match="already holds a training run"):
+        check_out_dir(other, to_dict(other), file_sha(data8))
+    meta["status"] = "complete"
+    (out / "symtune_train.json").write_text(json.dumps(meta))
+    with pytest.raises(SymtuneError, match="already holds a training run"):
+        check_out_dir(cfg, to_dict(cfg), file_sha(data8))

@@ -216,13 +216,17 @@ def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | Non
         prev = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise SymtuneError(f"{meta_path} is unreadable; choose a new --out") from None
-    if not cfg.resume:
-        raise SymtuneError(f"output folder {out} already holds a training run ({prev.get('status', '?')}); "
-                           "pass --resume to continue it or choose a new --out")
     old = semantic_config(prev.get("config", {}))
     new = semantic_config(cfg_dict)
     old["data_sha256"], new["data_sha256"] = prev.get("data", {}).get("sha256"), data_sha
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if not cfg.resume:
+        # A run of the same config killed before its first checkpoint has nothing to lose: start it again.
+        restartable = (prev.get("status") == "running" and not diff
+                       and last_complete_checkpoint(out / "checkpoints") is None)
+        if not restartable:
+            raise SymtuneError(f"output folder {out} already holds a training run ({prev.get('status', '?')}); "
+                               "pass --resume to continue it or choose a new --out")
     if diff:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
         raise SymtuneError(f"cannot resume in {out}: its run used a different config ({detail}); "
