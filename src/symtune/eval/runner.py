@@ -37,9 +37,10 @@ class Dist:
         self.state = None
         self.rank, self.world = 0, 1
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            import torch
             from accelerate import PartialState
 
-            self.state = PartialState()
+            self.state = PartialState(cpu=not torch.cuda.is_available())  # CPU-only: gloo
             self.rank, self.world = self.state.process_index, self.state.num_processes
 
     @property

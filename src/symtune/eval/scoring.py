@@ -315,12 +315,9 @@ class Scorer:
         return results
 
     def _stop_sets(self):
+        """(bool tensor: token decodes to text containing a newline, set of EOS ids); cached per tokenizer."""
         if self._newline_ids is None:
-            import torch
-
-            vocab = len(self.tok)
-            texts = self.tok.batch_decode([[i] for i in range(vocab)])
-            self._newline_ids = torch.tensor([("\n" in t) for t in texts], dtype=torch.bool)
+            self._newline_ids = newline_token_mask(self.tok)
             stops = set()
             for tid in (self.tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
                 if isinstance(tid, int):
@@ -409,6 +406,27 @@ class Scorer:
             if t < len(newline) and bool(newline[t]):
                 break
         return trim_generation(self.tok.decode(gen))
+
+
+_NEWLINE_CACHE: dict = {}
+
+
+def newline_token_mask(tok):
+    """Tokens whose text contains a newline. Candidates are found from the raw token strings
+    (byte-level BPE 'Ċ', SentencePiece '<0x0A>' or a literal newline), then confirmed by decoding."""
+    import torch
+
+    key = (tok.name_or_path, len(tok))
+    if key not in _NEWLINE_CACHE:
+        raw = tok.convert_ids_to_tokens(list(range(len(tok))))
+        marks = ("\u010a", "\n", "<0x0A>", "\r", "\u010d")
+        cand = [i for i, w in enumerate(raw) if w and any(m in w for m in marks)]
+        mask = torch.zeros(len(tok), dtype=torch.bool)
+        for i in cand:
+            if "\n" in tok.decode([i]):
+                mask[i] = True
+        _NEWLINE_CACHE[key] = mask
+    return _NEWLINE_CACHE[key]
 
 
 def naive_logprobs(model, scorer: Scorer, context: str, continuation: str) -> float:
