@@ -216,6 +216,9 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     keys = [(it.suite, it.task, it.setting, it.doc_id) for it in items]
     if len(set(keys)) != len(keys):  # pragma: no cover - a builder bug
         raise AssertionError("duplicate (suite, task, setting, doc_id) keys")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own bar shows progress; keep stderr for errors
     model = load_model(model_path, cfg.dtype, cfg.adapter)
     scorer = Scorer(model, tok, batch_size=cfg.batch_size, max_length=max_len)
     chash = config_hash(cfg)
