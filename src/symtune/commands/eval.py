@@ -13,7 +13,8 @@ DIR/samples_<suite>_<task>.jsonl; rerun the same command to resume an interrupte
   symtune eval --model smollm2-135m --adapter runs/train --suite all --out runs/eval_tuned
   symtune eval --suite icl --task-file my.csv --text-col text --label-col label --out runs/eval_mine
   symtune eval --suite flipped --flip-proportion 0.5 --out runs/flip50
-  accelerate launch --num_processes 2 -m symtune.cli eval --suite icl --out runs/eval_ddp
+  accelerate launch --multi_gpu --num_processes 2 -m symtune.cli eval --suite icl --out runs/eval_ddp
+  (on a CPU-only machine this runs 2 processes over gloo; only rank 0 writes files)
 """
 
 

@@ -155,11 +155,13 @@ class Scorer:
     """Batched log-likelihood and greedy generation over a causal LM (HF transformers)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, max_length: int | None = None,
-                 add_bos: bool | None = None, method: str = "auto", max_option_rows: int = 64):
+                 add_bos: bool | None = None, method: str = "auto", max_option_rows: int = 32,
+                 pad_multiple: int = 16):
         self.model = model
         self.tok = tokenizer
         self.batch_size = max(1, int(batch_size))
         self.max_option_rows = max(1, int(max_option_rows))
+        self.pad_multiple = max(1, int(pad_multiple))
         cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         model_max = getattr(cfg, "max_position_embeddings", None) or 2048
         self.max_length = min(max_length, model_max) if max_length else model_max
@@ -257,6 +259,9 @@ class Scorer:
         cache = DynamicCache()
         if width == 0:
             return cache, lens, 0
+        # pad the width to a multiple of `pad_multiple`: fewer distinct shapes, so CPU kernels
+        # (oneDNN bf16 in particular) are not re-planned for every prompt length; padding is masked.
+        width = -(-width // self.pad_multiple) * self.pad_multiple
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for b, (ctx, _) in enumerate(batch):
