@@ -74,6 +74,10 @@ def child(a) -> dict:
     else:
         import torch.nn.functional as F
 
+        from symtune.train.memory import limit_heap_fragmentation
+
+        limit_heap_fragmentation()  # as run_training does
+
         from symtune.models import load_model
         from symtune.train.data import Collator, EncodedDataset, encode_rows
 
