@@ -369,7 +369,7 @@ def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item],
     if "flipped" in suites:
         binary = [t for t in tasks if t.num_classes == 2]
         skipped = [t.name for t in tasks if t.num_classes != 2]
-        if not binary:
+        if not binary and cfg.suite == "flipped":
             raise SymtuneError("the flipped suite needs binary tasks; none of the selected tasks has two classes")
         notes["flipped_protocol"] = flip_protocol(cfg)
         notes["flipped_skipped_non_binary"] = skipped
