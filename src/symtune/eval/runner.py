@@ -240,8 +240,15 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
                 raise SymtuneError(f"{f.name}: the stored prompt of {r['setting']}/{r['doc_id']} differs from the "
                                    "rebuilt one (task data or symtune changed); pass --force to start over")
             done[k] = r
+    # Order: round r holds the r-th query of every (suite, setting, task), so a partial run has
+    # balanced partial results; within a chunk the scorer sorts by length (longest first).
+    seen: dict = defaultdict(int)
+    rounds = {}
+    for k, it in zip(keys, items):
+        rounds[k] = seen[(it.suite, it.setting, it.task, it.key)]
+        seen[(it.suite, it.setting, it.task, it.key)] += 1
     pending = [it for k, it in zip(keys, items) if k not in done]
-    pending.sort(key=lambda it: -it.n_tokens)  # similar lengths share chunks and batches
+    pending.sort(key=lambda it: rounds[(it.suite, it.task, it.setting, it.doc_id)])
     if dist.main and done:
         log(f"resuming: {len(done)} of {len(items)} prompts already scored in {out}")
 
