@@ -31,6 +31,12 @@ def symbol_family(symbol: str) -> str:
     return "word"
 
 
+class _TooLong(Exception):
+    def __init__(self, task: str, needed: int):
+        super().__init__(task)
+        self.task, self.needed = task, needed
+
+
 @dataclass
 class _TaskData:
     task: Task
@@ -111,10 +117,26 @@ class RowBuilder:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
     # -- one row ---------------------------------------------------------------------------
-    def row(self, i: int) -> dict:
+    def row(self, i: int, attempts: int = 20) -> dict:
+        """Row i; when even one exemplar per class does not fit max_length (a draw of unusually long
+        texts), draw again from the same row RNG, and fail only if no draw fits."""
         cfg = self.cfg
         row_seed = f"{cfg.seed}:{i}"
         rng = random.Random(f"symtune-data:{row_seed}")
+        for attempt in range(attempts):
+            try:
+                row = self._draw(i, rng, row_seed)
+            except _TooLong as e:
+                err = e
+                continue
+            row["meta"]["redraws"] = attempt
+            return row
+        raise SymtuneError(
+            f"--max-length {cfg.max_length} is too small for one exemplar per class of task {err.task} "
+            f"(row {i} needs at least {err.needed} tokens in {attempts} draws); raise --max-length")
+
+    def _draw(self, i: int, rng: random.Random, row_seed: str) -> dict:
+        cfg = self.cfg
         ti = rng.choices(range(len(self.data)), cum_weights=self.cum_weights)[0]
         d = self.data[ti]
         task = d.task
@@ -168,9 +190,7 @@ class RowBuilder:
             if len(full_ids) <= cfg.max_length:
                 break
             if not self._can_drop(exemplars, n_cls):
-                raise SymtuneError(
-                    f"--max-length {cfg.max_length} is too small for one exemplar per class of task {task.name} "
-                    f"(row {i} needs {len(full_ids)} tokens); raise --max-length")
+                raise _TooLong(task.name, len(full_ids))
             k = self._drop_index(exemplars, n_cls)
             estimate -= cost(k)
             exemplars.pop(k)
