@@ -116,3 +116,20 @@ def test_run_cli_errors(tmp_path, capsys):
     (tmp_path / "busy" / "file.txt").write_text("x")
     assert main(["run", "--out", str(tmp_path / "busy"), "--preset", "quick"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_paper_preset_resolves_its_hub_tasks_without_network():
+    """The paper preset is for online GPU users; offline we check its stages resolve to the paper's tasks."""
+    from symtune.data.config import DataConfig
+    from symtune.data.run import resolve_tasks as data_tasks
+    from symtune.eval.config import EvalConfig
+    from symtune.eval.suites import resolve_tasks as eval_tasks
+    from symtune.pipeline import data_settings, eval_args
+
+    cfg = from_dict(RunConfig, preset_values("paper"))
+    tune = data_tasks(from_dict(DataConfig, data_settings(cfg)))
+    assert len(tune) == 22 and all(t.role == "tune" for t in tune)
+    args = eval_args(cfg)
+    assert args[args.index("--task-config") + 1] == "paper"
+    ev = eval_tasks(from_dict(EvalConfig, {"task_config": "paper"}))
+    assert len(ev) == 11 and all(t.role == "eval" for t in ev)

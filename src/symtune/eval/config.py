@@ -23,6 +23,8 @@ class EvalConfig:
                      "algorithmic (List Functions + Simple Turing Concepts) or all.", choices=SUITES)
     tasks: list[str] = opt([], "Held-out tasks by name (or default-eval / all-eval); empty = the default eval tasks.")
     task_file: str | None = opt(None, "Evaluate a user data file (CSV/JSONL/Parquet) instead of named tasks.")
+    task_config: str | None = opt(None, "Take eval tasks from a task config: 'paper' (the paper's 11 Hub datasets, "
+                                  "online) or a YAML file; --tasks then picks among them.")
     text_col: str = opt("text", "Text column of --task-file.")
     text_pair_col: str | None = opt(None, "Optional second-text column of --task-file (sentence pairs).")
     label_col: str = opt("label", "Label column of --task-file.")

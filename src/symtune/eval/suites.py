@@ -346,6 +346,18 @@ def resolve_tasks(cfg: EvalConfig) -> list:
         return [task_from_file(cfg.task_file, text_col=cfg.text_col, label_col=cfg.label_col,
                                text_pair_col=cfg.text_pair_col, split_col=cfg.split_col, seed=cfg.seed,
                                instruction=cfg.task_instruction)]
+    if cfg.task_config:
+        from symtune.tasks.registry import load_task_config
+
+        pool = [t for t in load_task_config(cfg.task_config) if t.role == "eval"]
+        if not cfg.tasks:
+            return pool
+        by_name = {t.name: t for t in pool}
+        missing = [n for n in cfg.tasks if n not in by_name]
+        if missing:
+            raise SymtuneError(f"unknown task(s) {', '.join(missing)} in task config {cfg.task_config}; "
+                               f"choose from {', '.join(by_name)}")
+        return [by_name[n] for n in cfg.tasks]
     if cfg.tasks:
         tasks = get_tasks(cfg.tasks)
         seen, out = set(), []
