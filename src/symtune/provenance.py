@@ -53,15 +53,17 @@ def text_hash(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write, binary: bool = False) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path` (never half-written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -69,6 +71,10 @@ def _atomic_write(path: Path, write) -> None:
         except OSError:
             pass
         raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    _atomic_write(Path(path), lambda fh: fh.write(data), binary=True)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -11,33 +11,14 @@ plots.py (matplotlib figures as PNG bytes), render.py (Markdown + HTML).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from symtune.provenance import write_text_atomic
+from symtune.provenance import write_bytes_atomic, write_text_atomic
 from symtune.report.load import Run, load_run, load_runs
 
 # every PNG the report may write (stale ones from an earlier report are removed)
 PNG_NAMES = ("icl_settings.png", "flipped.png", "list_functions.png", "simp_turing_concept.png", "loss.png",
              "data_exemplars.png")
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: str = "acc") -> dict:
@@ -52,7 +33,7 @@ def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: st
     blocks = document(runs, metric)
     pngs = images(blocks)
     for img in pngs:
-        _write_bytes_atomic(out / img.name, img.png)
+        write_bytes_atomic(out / img.name, img.png)
     written = {img.name for img in pngs}
     for name in PNG_NAMES:
         if name not in written and (out / name).is_file():
@@ -61,11 +42,6 @@ def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: st
     write_text_atomic(md, to_markdown(blocks))
     title = "Symbol tuning report: " + ", ".join(r.label for r in runs)
     write_text_atomic(page, to_html(blocks, title))
-    for p in (md, page):  # readable like any report (the temp file behind the atomic write is 0600)
-        try:
-            os.chmod(p, 0o644)
-        except OSError:
-            pass
     return {"md": md, "html": page, "pngs": [out / img.name for img in pngs], "runs": runs}
 
 
