@@ -66,7 +66,8 @@ def child(a) -> dict:
             data.write_text("".join(json.dumps(r) + "\n" for r in rows))
             cfg = TrainConfig(model=path, data=str(data), out=str(Path(d) / "out"), method=a.method, dtype=a.dtype,
                               steps=a.warmup + a.steps, batch_size=a.batch, max_length=a.seq, save_every=0,
-                              warmup_steps=0, gradient_checkpointing=a.grad_ckpt, threads=a.threads)
+                              warmup_steps=0, gradient_checkpointing=a.grad_ckpt, threads=a.threads,
+                              low_memory=True)  # the figures in docs/TRAINING.md use --low-memory
             run_training(cfg, quiet=True)
             log = [json.loads(x) for x in (Path(d) / "out" / "log.jsonl").read_text().splitlines()]
         times = [r["step_s"] for r in log if "loss" in r][a.warmup:]
@@ -76,7 +77,7 @@ def child(a) -> dict:
 
         from symtune.train.memory import limit_heap_fragmentation
 
-        limit_heap_fragmentation()  # as run_training does
+        limit_heap_fragmentation()  # as run_training does with --low-memory
 
         from symtune.models import load_model
         from symtune.train.data import Collator, EncodedDataset, encode_rows

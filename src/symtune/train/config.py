@@ -51,6 +51,9 @@ class TrainConfig:
     target_modules: list[str] = opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                                     "Module names LoRA is applied to.")
     gradient_checkpointing: bool = opt(False, "Recompute activations in backward (less memory, ~30% slower).")
+    low_memory: bool = opt(False, "Return freed CPU memory to the OS at once (glibc mmap threshold 1 MiB): "
+                           "~1/3 less peak RSS, but ~1.6x slower steps here (page faults); pair with "
+                           "--gradient-checkpointing for the smallest footprint.")
     packing: bool = opt(False, "Concatenate the rows of a micro-batch into one sequence without padding; "
                         "document-level position ids keep rows from attending to each other.")
     save_every: int = opt(50, "Write a resumable checkpoint every N steps (0 = only the final model).")

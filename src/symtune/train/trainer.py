@@ -303,9 +303,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    from symtune.train.memory import limit_heap_fragmentation
+    if cfg.low_memory:
+        from symtune.train.memory import limit_heap_fragmentation
 
-    limit_heap_fragmentation()
+        limit_heap_fragmentation()
     state = PartialState(cpu=not torch.cuda.is_available())
     state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
     ckpt_dir = out / "checkpoints"
