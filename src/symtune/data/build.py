@@ -11,6 +11,7 @@ independent: row i uses random.Random((seed, i)), so the file is the same for an
 from __future__ import annotations
 
 import collections
+import json
 import multiprocessing as mp
 import random
 import re
@@ -253,18 +254,39 @@ def _work(i: int) -> dict:
     return _WORKER.row(i)  # type: ignore[union-attr]
 
 
+def _work_line(i: int) -> tuple[str, dict]:
+    row = _WORKER.row(i)  # type: ignore[union-attr]
+    return json.dumps(row, ensure_ascii=False), row["meta"]
+
+
+def _pool_map(builder: RowBuilder, n: int, workers: int, fn):
+    global _WORKER
+    _WORKER = builder
+    ctx = mp.get_context("fork")
+    try:
+        with ctx.Pool(workers) as pool:
+            yield from pool.imap(fn, range(n), chunksize=256)
+    finally:
+        _WORKER = None
+
+
 def iter_rows(builder: RowBuilder, n: int, workers: int = 1):
     """Rows 0..n-1 in order, from one or several processes (same output either way)."""
-    global _WORKER
     if workers <= 1 or n < 200:
         for i in range(n):
             yield builder.row(i)
         return
-    _WORKER = builder
-    ctx = mp.get_context("fork")
-    with ctx.Pool(workers) as pool:
-        yield from pool.imap(_work, range(n), chunksize=64)
-    _WORKER = None
+    yield from _pool_map(builder, n, workers, _work)
+
+
+def iter_lines(builder: RowBuilder, n: int, workers: int = 1):
+    """(JSON line, meta) for rows 0..n-1; workers serialise, so the writer process stays light."""
+    if workers <= 1 or n < 200:
+        for i in range(n):
+            row = builder.row(i)
+            yield json.dumps(row, ensure_ascii=False), row["meta"]
+        return
+    yield from _pool_map(builder, n, workers, _work_line)
 
 
 class Stats:
@@ -280,7 +302,9 @@ class Stats:
         self.tokens_max = 0
 
     def add(self, row: dict) -> None:
-        m = row["meta"]
+        self.add_meta(row["meta"])
+
+    def add_meta(self, m: dict) -> None:
         self.n += 1
         self.tasks[m["task"]] += 1
         self.modes[m["label_mode"]] += 1

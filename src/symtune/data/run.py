@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from symtune.data.build import RowBuilder, Stats, iter_rows
+from symtune.data.build import RowBuilder, Stats, iter_lines
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
 from symtune.provenance import provenance, write_json_atomic
@@ -76,9 +76,9 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
-            for row in iter_rows(builder, cfg.n_prompts, cfg.workers):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                stats.add(row)
+            for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
+                fh.write(line + "\n")
+                stats.add_meta(meta)
                 bar.update(1)
             bar.close()
         os.replace(tmp, out)
