@@ -133,3 +133,15 @@ def test_paper_preset_resolves_its_hub_tasks_without_network():
     assert args[args.index("--task-config") + 1] == "paper"
     ev = eval_tasks(from_dict(EvalConfig, {"task_config": "paper"}))
     assert len(ev) == 11 and all(t.role == "eval" for t in ev)
+
+
+def test_controls_change_only_the_tuning_labels(tiny_model_dir):
+    from symtune.pipeline import data_settings, stage_hashes
+
+    runs = {c: tiny_cfg(tiny_model_dir, control=c) for c in ("none", "natural-labels", "random-labels")}
+    modes = {c: data_settings(cfg)["label_mode"] for c, cfg in runs.items()}
+    assert modes == {"none": "symbols", "natural-labels": "natural", "random-labels": "random"}
+    hashes = {c: stage_hashes(cfg) for c, cfg in runs.items()}
+    # a control reuses the base evaluation (same prompts) and redoes data, training and tuned eval
+    assert len({h["eval_base"] for h in hashes.values()}) == 1
+    assert len({h["data"] for h in hashes.values()}) == 3 and len({h["eval_tuned"] for h in hashes.values()}) == 3
