@@ -47,7 +47,8 @@ def data_settings(cfg: RunConfig) -> dict:
     }
 
 
-def eval_args(cfg: RunConfig) -> list[str]:
+def eval_args(cfg: RunConfig, runtime: bool = True) -> list[str]:
+    """`symtune eval` options of a stage; runtime=False leaves out those that cannot change results."""
     args = ["--model", cfg.model, "--suite", cfg.suite, "--k", str(cfg.k), "--limit", str(cfg.limit),
             "--seed", str(cfg.seed), "--batch-size", str(cfg.eval_batch_size), "--dtype", cfg.eval_dtype,
             "--scoring", cfg.scoring]
@@ -57,6 +58,8 @@ def eval_args(cfg: RunConfig) -> list[str]:
         args += ["--task-config", cfg.task_config]
     if cfg.eval_max_length:
         args += ["--max-length", str(cfg.eval_max_length)]
+    if runtime and cfg.eval_processes > 1:
+        args += ["--processes", str(cfg.eval_processes)]
     return args
 
 
@@ -74,9 +77,9 @@ def train_args(cfg: RunConfig) -> list[str]:
 def stage_hashes(cfg: RunConfig) -> dict:
     h = {}
     h["data"] = stable_hash({"data": data_settings(cfg)})
-    h["eval_base"] = stable_hash({"eval": eval_args(cfg)})
+    h["eval_base"] = stable_hash({"eval": eval_args(cfg, runtime=False)})
     h["train"] = stable_hash({"train": train_args(cfg), "data": h["data"]})
-    h["eval_tuned"] = stable_hash({"eval": eval_args(cfg), "train": h["train"]})
+    h["eval_tuned"] = stable_hash({"eval": eval_args(cfg, runtime=False), "train": h["train"]})
     h["report"] = stable_hash({"report": 1, "eval_base": h["eval_base"], "eval_tuned": h["eval_tuned"],
                                "train": h["train"], "data": h["data"]})
     return h
@@ -94,8 +97,11 @@ def _stage_done(out: Path, stage: str, digest: str) -> dict | None:
     return info if info.get("hash") == digest else None
 
 
+RUNTIME_KEYS = ("eval_processes",)  # cannot change results: a run folder accepts any value
+
+
 def _diff_keys(old: dict, new: dict) -> list[str]:
-    keys = sorted(set(old) | set(new))
+    keys = sorted((set(old) | set(new)) - set(RUNTIME_KEYS))
     return [f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in keys if old.get(k) != new.get(k)]
 
 

@@ -51,6 +51,8 @@ class RunConfig:
     limit: int = opt(100, "Queries per task at evaluation (paper: at most 100).")
     eval_dtype: str = opt("float32", "Evaluation dtype.", choices=("float32", "bfloat16"))
     eval_batch_size: int = opt(8, "Evaluation batch size (does not change results).")
+    eval_processes: int = opt(1, "Data-parallel evaluation processes on this machine (does not change results; "
+                              "2 on a 2-core CPU is ~1.2x faster than 1).")
     eval_max_length: int | None = opt(None, "Maximum evaluation prompt tokens (default: the model's context).")
     scoring: str = opt("rank", "rank: summed log-prob of each option; generate: greedy generation + exact match.",
                        choices=("rank", "generate"))

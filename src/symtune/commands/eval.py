@@ -1,5 +1,8 @@
 """symtune eval: paper-style ICL evaluation (4 settings, flipped labels, algorithmic tasks)."""
 
+import os
+
+from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 
 HELP = "Evaluate a model (and adapter) on held-out tasks: ICL settings, flipped labels, algorithmic."
@@ -13,9 +16,24 @@ DIR/samples_<suite>_<task>.jsonl; rerun the same command to resume an interrupte
   symtune eval --model smollm2-135m --adapter runs/train --suite all --out runs/eval_tuned
   symtune eval --suite icl --task-file my.csv --text-col text --label-col label --out runs/eval_mine
   symtune eval --suite flipped --flip-proportion 0.5 --out runs/flip50
-  accelerate launch --multi_gpu --num_processes 2 -m symtune.cli eval --suite icl --out runs/eval_ddp
-  (on a CPU-only machine this runs 2 processes over gloo; only rank 0 writes files)
+  symtune eval --suite icl --processes 2 --out runs/eval_ddp
+  (= accelerate launch --multi_gpu --num_processes 2 -m symtune.cli eval ...; on a CPU-only machine
+  the processes talk over gloo; only rank 0 writes files)
 """
+
+
+def _relaunch(cfg, out) -> int:
+    """Run this evaluation as `cfg.processes` local processes under accelerate (data parallel)."""
+    import dataclasses
+
+    from symtune.eval.runner import check_inputs
+    from symtune.eval.scoring import default_threads
+    from symtune.train.launch import local_launch_args, relaunch
+
+    check_inputs(cfg)  # fail fast, with one line, before starting N processes
+    threads = cfg.threads or default_threads(cfg.processes)
+    return relaunch(dataclasses.asdict(cfg), None, local_launch_args(cfg.processes), verb="eval",
+                    verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
 
 
 def add_arguments(p):
@@ -31,6 +49,10 @@ def run(args) -> int:
     from symtune.eval.runner import format_summary, run_eval
 
     cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))
+    if cfg.processes < 1:
+        raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
+    if cfg.processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return _relaunch(cfg, args.out)
     doc = run_eval(cfg, args.out)
     if doc is not None:
         print(format_summary(doc))

@@ -173,7 +173,7 @@ def _row(it: Item, sc) -> dict:
 
     row = {"doc_id": it.doc_id, "setting": it.setting, "suite": it.suite, "task": it.task, "key": it.key,
            "prompt_hash": text_hash(it.prompt), "prompt": it.prompt, "options": it.options,
-           "option_tokens": sc.n_tokens, "logprobs": sc.logprobs,
+           "context_tokens": sc.context_tokens, "option_tokens": sc.n_tokens, "logprobs": sc.logprobs,
            "pred": sc.pred, "pred_norm": sc.pred_norm, "gold": it.gold}
     if sc.generation is not None:
         row["generation"] = sc.generation

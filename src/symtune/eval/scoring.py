@@ -156,11 +156,15 @@ class Scorer:
 
     def __init__(self, model, tokenizer, batch_size: int = 8, max_length: int | None = None,
                  add_bos: bool | None = None, method: str = "auto", max_option_rows: int = 32,
-                 pad_multiple: int = 16):
+                 pad_multiple: int = 16, option_cache_budget: int = 4096):
         self.model = model
         self.tok = tokenizer
         self.batch_size = max(1, int(batch_size))
         self.max_option_rows = max(1, int(max_option_rows))
+        # option rows per forward are also capped so rows x cached positions stays under this budget:
+        # each row holds a copy of its prompt's KV cache, and 32 copies of an 800-token cache made
+        # peak memory 2 GB (bf16) where 4096 positions keep it near the model's own size
+        self.option_cache_budget = max(1, int(option_cache_budget))
         self.pad_multiple = max(1, int(pad_multiple))
         cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         model_max = getattr(cfg, "max_position_embeddings", None) or 2048
@@ -292,8 +296,9 @@ class Scorer:
         results = [Scored([], [], [c for c in conts], None, len(ctx)) for ctx, conts in batch]
         if rank:
             rows = [(b, j) for b, (_, conts) in enumerate(batch) for j in range(len(conts))]
-            for s in range(0, len(rows), self.max_option_rows):
-                chunk = rows[s:s + self.max_option_rows]
+            per = max(1, min(self.max_option_rows, self.option_cache_budget // max(width, 1)))
+            for s in range(0, len(rows), per):
+                chunk = rows[s:s + per]
                 seqs = [[batch[b][0][-1]] + batch[b][1][j][:-1] for b, j in chunk]
                 m = max(len(x) for x in seqs)
                 ids = torch.full((len(chunk), m), self.pad_id, dtype=torch.long)

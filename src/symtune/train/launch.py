@@ -50,23 +50,34 @@ def in_child() -> bool:
     return os.environ.get(CHILD_ENV) == "1"
 
 
-def relaunch(cfg_dict: dict, accel_config: Path, extra_launch_args: list[str] | None = None) -> int:
-    """Run `accelerate launch` on `symtune train` with the resolved config; return its exit status."""
+def local_launch_args(num_processes: int) -> list[str]:
+    """`accelerate launch` options for N processes on this machine without a config file (CPU: gloo)."""
+    return ["--multi_gpu", "--num_processes", str(num_processes), "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+
+def relaunch(cfg_dict: dict, accel_config: Path | None, extra_launch_args: list[str] | None = None,
+             verb: str = "train", verb_args: list[str] | None = None, env_extra: dict | None = None) -> int:
+    """Run `accelerate launch` on `symtune <verb>` with the resolved config; return its exit status."""
     cfg = dict(cfg_dict)
-    cfg["accelerate_config"] = None
-    fd, tmp = tempfile.mkstemp(prefix="symtune-train-", suffix=".yaml")
+    if "accelerate_config" in cfg:
+        cfg["accelerate_config"] = None
+    fd, tmp = tempfile.mkstemp(prefix=f"symtune-{verb}-", suffix=".yaml")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         yaml.safe_dump(cfg, fh, sort_keys=False)
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accel_config),
-           *(extra_launch_args or []), "-m", "symtune.cli", "train", "--config", tmp]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch",
+           *(["--config_file", str(accel_config)] if accel_config else []),
+           *(extra_launch_args or []), "-m", "symtune.cli", verb, "--config", tmp, *(verb_args or [])]
     env = dict(os.environ)
     env[CHILD_ENV] = "1"
-    print("symtune train: relaunching: " + " ".join(cmd), file=sys.stderr, flush=True)
+    env.update(env_extra or {})
+    print(f"symtune {verb}: relaunching: " + " ".join(cmd), file=sys.stderr, flush=True)
     try:
         proc = subprocess.run(cmd, env=env)
     finally:
         os.unlink(tmp)
     if proc.returncode != 0:
-        raise SymtuneError(f"training under accelerate ({accel_config.name}) failed with exit status "
+        what = accel_config.name if accel_config else " ".join(extra_launch_args or [])
+        raise SymtuneError(f"symtune {verb} under accelerate ({what}) failed with exit status "
                            f"{proc.returncode}; see the messages above")
     return 0
