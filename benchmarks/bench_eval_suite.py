@@ -5,7 +5,7 @@
 Default suite: four settings, every default held-out task, at most 100 queries per task, k = 4
 (2,944 prompts, ~1.33M prompt tokens). It runs `symtune eval` as a child process, exactly as a user
 would, and samples the resident memory of the whole process tree (launcher + every data-parallel
-worker) twice a second. Targets on the 2-core reference machine: wall time < 20 min, peak memory of
+worker) once a second. Targets on the 2-core reference machine: wall time < 20 min, peak memory of
 the whole tree (sum of PSS) < 3 GB. Resumable (rerun the same command after a kill; `wall_s` then covers only the
 last part). Not a test: a shared CPU distorts it, so the load average is recorded.
 """
@@ -72,7 +72,7 @@ def main():
     peak = [0, 0, 0]
     while child.poll() is None:
         peak = [max(a, b) for a, b in zip(peak, tree_memory(proc))]
-        time.sleep(0.5)
+        time.sleep(1.0)
     wall = time.perf_counter() - t
     if child.returncode != 0:
         sys.exit(f"symtune eval failed with exit status {child.returncode}")

@@ -63,6 +63,6 @@ def test_real_model_end_to_end(bundled_model_dir, tmp_path):
                      batch_size=4, threads=1, progress=False)
     doc = run_eval(cfg, tmp_path, log=lambda s: None)
     m = doc["results"]["icl"]["labels"]["snips_weather_music"]
-    assert m["n"] == 4 and doc["scoring"]["method"] == "kv"
+    assert m["n"] == 4 and doc["scoring"]["method"] == "packed"
     rows = [json.loads(x) for x in (tmp_path / "samples_icl_snips_weather_music.jsonl").read_text().splitlines()]
     assert all(r["options"] == ["get_weather", "play_music"] for r in rows)

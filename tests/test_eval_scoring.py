@@ -40,7 +40,7 @@ def _requests():
     return reqs
 
 
-@pytest.mark.parametrize("method", ["kv", "full"])
+@pytest.mark.parametrize("method", ["packed", "kv", "full"])
 def test_scores_match_naive_reference(tiny, method):
     model, tok = tiny
     scorer = Scorer(model, tok, batch_size=4, method=method)

@@ -145,3 +145,15 @@ def test_controls_change_only_the_tuning_labels(tiny_model_dir):
     # a control reuses the base evaluation (same prompts) and redoes data, training and tuned eval
     assert len({h["eval_base"] for h in hashes.values()}) == 1
     assert len({h["data"] for h in hashes.values()}) == 3 and len({h["eval_tuned"] for h in hashes.values()}) == 3
+
+
+def test_eval_processes_is_runtime_only(finished_run, tiny_model_dir):
+    from symtune.pipeline import eval_args, stage_hashes
+
+    one, two = tiny_cfg(tiny_model_dir), tiny_cfg(tiny_model_dir, eval_processes=2)
+    assert "--processes" not in eval_args(one) and eval_args(two)[-2:] == ["--processes", "2"]
+    assert stage_hashes(one) == stage_hashes(two)  # same results, so the same stage outputs count
+    out, _ = finished_run
+    state = run_pipeline(two, out)  # accepted without --force, and nothing is rerun
+    assert state["skipped"] == list(STAGES)
+    assert from_dict(RunConfig, preset_values("default")).eval_processes == 2

@@ -57,6 +57,7 @@ class EvalConfig:
     processes: int = opt(1, "Data-parallel processes on this machine (relaunches under `accelerate launch`; "
                          "each gets cores/N threads). On a 2-core CPU, 2 processes of 1 thread score ~1.2x "
                          "faster than 1 process of 2 threads. Results do not depend on it.")
-    chunk_size: int = opt(64, "Prompts per resume checkpoint (samples are appended after each chunk).")
+    chunk_size: int = opt(256, "Prompts per process per resume checkpoint (samples are appended after each "
+                          "chunk). Larger chunks batch similar lengths together (less padding).")
     force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.")
     progress: bool = opt(True, "Show a progress bar (rate and ETA).")

@@ -261,6 +261,9 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     t_score = time.perf_counter()
     for start in range(0, len(pending), step):
         chunk = pending[start:start + step]
+        # deal the chunk out longest first: every rank gets a similar token count (less waiting at
+        # the gather) and similar lengths land in the same batch (less padding)
+        chunk = sorted(chunk, key=lambda it: -it.n_tokens)
         mine = chunk[dist.rank::dist.world]
         rows = score_items(scorer, mine, cfg.scoring, progress=lambda n: bar.update(n * dist.world))
         gathered = dist.gather(rows)

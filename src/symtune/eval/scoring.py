@@ -6,17 +6,22 @@ trailing whitespace of the context into the continuation, encodes context+contin
 splits off the context tokens (`whole[len(enc(context)):]`), exactly like lm-eval's
 `TemplateLM._encode_pair`, so BPE merges across the boundary are treated the same way.
 
-How one batch is computed (exact, one pass per prompt):
+How one batch is ranked (method "packed", exact, one forward pass per batch):
 
-    contexts, sorted by length (longest first), right-padded:
-        c0 c1 c2 c3 c4 | pad pad          prefix forward over ctx[:-1] (KV cache kept,
-        c0 c1 c2 | pad pad pad pad         no logits but the last position)
-    options of prompt i (o1..om), one row each, against a copy of the cache rows of prompt i:
-        [c_last o1 o2 ... om-1]           positions len_i-1 .. len_i+m-2 (explicit position ids)
-        -> log p(o1 | ctx), log p(o2 | ctx o1), ...   (padding in the cache is masked out)
-    greedy generation continues from the same prefix cache: feed c_last, then argmax tokens.
+    row = [left pad][context c0..cn-1][option 1 minus its last token][option 2 ...][right pad]
+    positions: context 0..n-1; every option restarts at n (explicit position ids)
+    4-D attention mask: the context is causal; each option token sees the whole context and the
+    earlier tokens of its own option only (never another option); padding sees only itself.
 
-So the long context is computed once per prompt and every option costs only its own tokens.
+Left padding makes every context end at the same column, so the LM head runs only on the last
+1 + (option tokens) columns (`logits_to_keep`), shared by all rows. Each option is scored exactly
+as if it followed the context alone, the context is computed once, and there is no KV cache to copy.
+
+Greedy generation (method "kv") runs a right-padded prefix forward over ctx[:-1] with the KV
+cache kept, then feeds the last context token and argmax tokens one at a time (explicit position
+ids, padding masked). Method "kv" also ranks that way: each option is one row against a copy of
+its prompt's cache rows (kept for cross-checking the packed path).
+
 Requests come back in their original order. Padding never reaches a real position (attention
 masks + explicit position ids), so batch size does not change results beyond float rounding
 (tests: batch 1 vs 8 within 1e-4 in fp32).
@@ -173,9 +178,9 @@ class Scorer:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
         if method == "auto":
-            method = "kv" if self._plain_kv_cache(cfg) else "full"
-        if method not in ("kv", "full"):
-            raise SymtuneError(f"unknown scoring method '{method}'; choose kv, full or auto")
+            method = "packed" if self._plain_kv_cache(cfg) else "full"
+        if method not in ("packed", "kv", "full"):
+            raise SymtuneError(f"unknown scoring method '{method}'; choose packed, kv, full or auto")
         self.method = method
         self._newline_ids = None
         self._stop_ids = None
@@ -222,7 +227,9 @@ class Scorer:
                 idx = order[start:start + self.batch_size]
                 batch = [encoded[i] for i in idx]
                 bcaps = [caps[i] for i in idx]
-                if self.method == "kv":
+                if self.method == "packed" and rank and not generate:
+                    res = self._run_batch_packed(batch)
+                elif self.method in ("packed", "kv"):
                     res = self._run_batch_kv(batch, rank, generate, bcaps)
                 else:
                     res = self._run_batch_full(batch, rank, generate, bcaps)
@@ -277,6 +284,51 @@ class Scorer:
         pos = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
         self._forward(ids, mask, pos, cache=cache, logits_to_keep=1)
         return cache, lens, width
+
+    def _run_batch_packed(self, batch):
+        """Rank every option of every prompt in one forward pass (layout in the module docstring)."""
+        import torch
+
+        n_ctx = [len(ctx) for ctx, _ in batch]
+        fed = [[c[:-1] for c in conts] for _, conts in batch]  # tokens fed after the context
+        seg = [sum(len(f) for f in fs) for fs in fed]
+        a, s = max(n_ctx), max(seg)
+        width = -(-(a + s) // self.pad_multiple) * self.pad_multiple  # fewer distinct shapes (oneDNN)
+        a = width - s  # the extra columns go to the left padding
+        n = len(batch)
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        pos = torch.zeros((n, width), dtype=torch.long)
+        mask = torch.eye(width, dtype=torch.bool).unsqueeze(0).repeat(n, 1, 1)  # padding sees itself
+        for b, (ctx, _) in enumerate(batch):
+            lo = a - n_ctx[b]
+            ids[b, lo:a] = torch.tensor(ctx)
+            pos[b, lo:a] = torch.arange(n_ctx[b])
+            mask[b, lo:a, lo:a] = torch.ones(n_ctx[b], n_ctx[b], dtype=torch.bool).tril()
+            start = a
+            for f in fed[b]:
+                if not f:
+                    continue
+                end = start + len(f)
+                ids[b, start:end] = torch.tensor(f)
+                pos[b, start:end] = torch.arange(n_ctx[b], n_ctx[b] + len(f))
+                mask[b, start:end, lo:a] = True
+                mask[b, start:end, start:end] = torch.ones(len(f), len(f), dtype=torch.bool).tril()
+                start = end
+        out = self._forward(ids, mask.unsqueeze(1), pos, logits_to_keep=s + 1)
+        logp = torch.log_softmax(self._logits(out.logits), dim=-1)  # column 0 = last context token
+        del out
+        results = []
+        for b, (ctx, conts) in enumerate(batch):
+            sc = Scored([], [], [c for c in conts], None, len(ctx))
+            off = 1
+            for cont in conts:
+                cols = torch.tensor([0] + list(range(off, off + len(cont) - 1)))
+                lp = logp[b, cols].gather(-1, torch.tensor(cont).unsqueeze(-1)).squeeze(-1)
+                sc.logprobs.append(float(lp.double().sum()))
+                sc.n_tokens.append(len(cont))
+                off += len(cont) - 1
+            results.append(sc)
+        return results
 
     def _kv_rows(self, cache, rows: list[int]):
         """A new cache holding the given batch rows (copies; the source cache is unchanged)."""
