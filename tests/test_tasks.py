@@ -18,7 +18,7 @@ from symtune.tasks.registry import (default_eval_tasks, default_tune_tasks, get_
 def test_registry_sizes_and_roles():
     tune, ev = list_tasks("tune"), list_tasks("eval")
     assert len(default_tune_tasks()) >= 12
-    assert len(default_eval_tasks()) >= 8
+    assert len(default_eval_tasks()) >= 7
     assert {t.name for t in tune}.isdisjoint({t.name for t in ev})
     assert all(t.role == "tune" for t in tune) and all(t.role == "eval" for t in ev)
     assert len(list_tasks()) == len(tune) + len(ev)
@@ -267,7 +267,7 @@ def test_cli_tasks(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["name", "role", "type", "classes", "train", "eval"]
-    assert "tweets_pn *" in out and "fever" in out
+    assert "snips_3way *" in out and "tweets_pn  " in out and "fever" in out
     assert main(["tasks", "--role", "eval"]) == 0
     out = capsys.readouterr().out
     assert "fever" not in out and "bbc_sport_business" in out
