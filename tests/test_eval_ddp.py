@@ -33,3 +33,14 @@ def test_two_process_eval_matches_single_process(tiny_model_dir, tmp_path):
             [(x["setting"], x["doc_id"], x["prompt_hash"], x["pred"]) for x in b]
         for x, y in zip(a, b):
             assert x["logprobs"] == pytest.approx(y["logprobs"], abs=1e-5)
+
+
+def test_processes_option_checks_input_before_starting_workers(tmp_path, capsys):
+    from symtune.cli import main
+
+    out = tmp_path / "o"
+    assert main(["eval", "--tasks", "nope", "--processes", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'" in err and "relaunching" not in err and not out.exists()
+    assert main(["eval", "--processes", "0", "--out", str(out)]) == 2
+    assert "--processes must be at least 1" in capsys.readouterr().err

@@ -31,6 +31,10 @@ def _relaunch(cfg, out) -> int:
     from symtune.train.launch import local_launch_args, relaunch
 
     check_inputs(cfg)  # fail fast, with one line, before starting N processes
+    if cfg.suite != "algorithmic":
+        from symtune.eval.suites import resolve_tasks
+
+        resolve_tasks(cfg)  # unknown task names, unreadable task files
     threads = cfg.threads or default_threads(cfg.processes)
     return relaunch(dataclasses.asdict(cfg), None, local_launch_args(cfg.processes), verb="eval",
                     verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
