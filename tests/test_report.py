@@ -194,3 +194,23 @@ def test_cli_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "holds no results" in err and "\n" not in err
     assert main(["report", str(ST), "--labels", "a,"]) == 2
+
+
+def test_list_functions_categories_come_from_the_eval_notes(tmp_path):
+    """The runner writes categories in results.json notes, not per subtask: the report must use them."""
+    from symtune.report.analysis import categories
+    from symtune.report.load import load_run
+
+    run_dir = tmp_path / "st_run"
+    shutil.copytree(FIX / "st_run", run_dir)
+    for stage in ("eval_base", "eval_tuned"):
+        p = run_dir / stage / "results.json"
+        doc = json.loads(p.read_text())
+        lf = doc["results"]["algorithmic"]["list_functions"]
+        names = sorted(lf)
+        for m in lf.values():
+            m.pop("category", None)
+        doc.setdefault("notes", {})["list_functions_categories"] = {"first": names[:1], "rest": names[1:]}
+        p.write_text(json.dumps(doc))
+    cats = categories(load_run(run_dir))
+    assert {c: sorted(ts) for c, ts in cats.items()} == {"first": names[:1], "rest": names[1:]}

@@ -232,13 +232,16 @@ def per_task(run: Run, suite: str, setting: str, metric: str = "acc") -> dict[st
 
 
 def categories(run: Run, metric: str = "acc") -> dict[str, list[str]]:
-    """List Functions: category -> subtasks (from the 'category' field; 'other' when absent)."""
+    """List Functions: category -> subtasks (from a metric's 'category' field, else the evaluation's
+    notes.list_functions_categories; 'other' when neither names one)."""
     cats: dict[str, list[str]] = {}
     for ev in (run.base, run.tuned):
         if ev is None:
             continue
+        listed = (ev.doc.get("notes") or {}).get("list_functions_categories") or {}
+        of = {t: c for c, ts in listed.items() if isinstance(ts, list) for t in ts}
         for task, m in ev.tasks("algorithmic", "list_functions").items():
-            cat = str(m.get("category") or "other")
+            cat = str(m.get("category") or of.get(task) or "other")
             if task not in cats.setdefault(cat, []):
                 cats[cat].append(task)
     return cats
