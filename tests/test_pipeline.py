@@ -12,11 +12,21 @@ from symtune.run_config import RunConfig, preset_values
 
 
 def tiny_cfg(model, **kw):
-    base = dict(model=model, n_prompts=12, min_exemplars=1, max_exemplars=2, data_max_length=256,
-                tune_tasks=["multiemo_pn", "fever"], steps=2, batch_size=2, lr=1e-3, train_dtype="float32",
-                suite="icl", eval_tasks=["snips_weather_music", "tweets_pn"], k=1, limit=3,
-                eval_dtype="float32", eval_batch_size=4, seed=1)
-    base.update(kw)
+    """A tiny study; keyword args are dotted field names (train__steps=3 -> train.steps)."""
+    from symtune.config import unflatten
+
+    base = {"model": model, "seed": 1, "cache": False,
+            "data": dict(n_prompts=12, min_exemplars=1, max_exemplars=2, max_length=256,
+                         tasks=["multiemo_pn", "fever"]),
+            "train": dict(steps=2, batch_size=2, lr=1e-3, dtype="float32", max_length=256),
+            "eval": dict(suite="icl", tasks=["snips_weather_music", "tweets_pn"], k=1, limit=3, dtype="float32",
+                         batch_size=4)}
+    over = unflatten({k.replace("__", "."): v for k, v in kw.items()})
+    for k, v in over.items():
+        if isinstance(v, dict):
+            base[k] = {**base[k], **v}
+        else:
+            base[k] = v
     return from_dict(RunConfig, base)
 
 
@@ -65,9 +75,9 @@ def test_changed_setting_needs_force_and_reruns_dependents(finished_run, tiny_mo
     src, _ = finished_run
     out = tmp_path / "copy"
     shutil.copytree(src, out)
-    with pytest.raises(SymtuneError, match=r"steps \(2 -> 3\)"):
-        run_pipeline(tiny_cfg(tiny_model_dir, steps=3), out)
-    state = run_pipeline(tiny_cfg(tiny_model_dir, steps=3), out, force=True)
+    with pytest.raises(SymtuneError, match=r"train.steps \(2 -> 3\)"):
+        run_pipeline(tiny_cfg(tiny_model_dir, train__steps=3), out)
+    state = run_pipeline(tiny_cfg(tiny_model_dir, train__steps=3), out, force=True)
     assert state["skipped"] == ["data", "eval_base"]
     log = [json.loads(x) for x in (out / "train" / "log.jsonl").read_text().splitlines()]
     assert max(r.get("step", 0) for r in log) == 3
@@ -100,9 +110,10 @@ def test_killed_runs_resume_to_the_same_results(finished_run, tiny_model_dir, tm
 def test_presets_resolve():
     for name in ("quick", "default", "paper"):
         cfg = from_dict(RunConfig, preset_values(name))
-        assert cfg.preset == name
+        assert cfg.preset == name and cfg.eval.suite == "all"
     paper = from_dict(RunConfig, preset_values("paper"))
-    assert paper.task_config == "paper" and paper.k == 4 and paper.limit == 100 and paper.max_exemplars == 10
+    assert paper.data.task_config == paper.eval.task_config == "paper"
+    assert paper.eval.k == 4 and paper.eval.limit == 100 and paper.data.max_exemplars == 10
     with pytest.raises(SymtuneError, match="unknown preset"):
         preset_values("huge")
 
@@ -124,22 +135,22 @@ def test_paper_preset_resolves_its_hub_tasks_without_network():
     from symtune.data.run import resolve_tasks as data_tasks
     from symtune.eval.config import EvalConfig
     from symtune.eval.suites import resolve_tasks as eval_tasks
-    from symtune.pipeline import data_settings, eval_args
+    from symtune.run_config import stage_configs
 
-    cfg = from_dict(RunConfig, preset_values("paper"))
-    tune = data_tasks(from_dict(DataConfig, data_settings(cfg)))
+    stages = stage_configs(from_dict(RunConfig, preset_values("paper")), "out")
+    tune = data_tasks(stages["data"])
     assert len(tune) == 22 and all(t.role == "tune" for t in tune)
-    args = eval_args(cfg)
-    assert args[args.index("--task-config") + 1] == "paper"
-    ev = eval_tasks(from_dict(EvalConfig, {"task_config": "paper"}))
+    assert stages["eval_base"].task_config == "paper"
+    ev = eval_tasks(stages["eval_base"])
     assert len(ev) == 11 and all(t.role == "eval" for t in ev)
 
 
 def test_controls_change_only_the_tuning_labels(tiny_model_dir):
-    from symtune.pipeline import data_settings, stage_hashes
+    from symtune.pipeline import stage_hashes
+    from symtune.run_config import stage_configs
 
     runs = {c: tiny_cfg(tiny_model_dir, control=c) for c in ("none", "natural-labels", "random-labels")}
-    modes = {c: data_settings(cfg)["label_mode"] for c, cfg in runs.items()}
+    modes = {c: stage_configs(cfg, "out")["data"].label_mode for c, cfg in runs.items()}
     assert modes == {"none": "symbols", "natural-labels": "natural", "random-labels": "random"}
     hashes = {c: stage_hashes(cfg) for c, cfg in runs.items()}
     # a control reuses the base evaluation (same prompts) and redoes data, training and tuned eval
@@ -147,13 +158,26 @@ def test_controls_change_only_the_tuning_labels(tiny_model_dir):
     assert len({h["data"] for h in hashes.values()}) == 3 and len({h["eval_tuned"] for h in hashes.values()}) == 3
 
 
-def test_eval_processes_is_runtime_only(finished_run, tiny_model_dir):
-    from symtune.pipeline import eval_args, stage_hashes
+@pytest.mark.parametrize("change", [dict(eval__batch_size=1), dict(eval__processes=2), dict(eval__threads=1),
+                                    dict(eval__progress=False), dict(eval__chunk_size=7), dict(train__threads=1),
+                                    dict(data__workers=2), dict(cache=True), dict(preset="default")])
+def test_runtime_fields_never_rerun_a_stage(finished_run, tiny_model_dir, change):
+    from symtune.pipeline import stage_hashes
 
-    one, two = tiny_cfg(tiny_model_dir), tiny_cfg(tiny_model_dir, eval_processes=2)
-    assert "--processes" not in eval_args(one) and eval_args(two)[-2:] == ["--processes", "2"]
-    assert stage_hashes(one) == stage_hashes(two)  # same results, so the same stage outputs count
+    assert stage_hashes(tiny_cfg(tiny_model_dir)) == stage_hashes(tiny_cfg(tiny_model_dir, **change))
     out, _ = finished_run
-    state = run_pipeline(two, out)  # accepted without --force, and nothing is rerun
+    state = run_pipeline(tiny_cfg(tiny_model_dir, **change), out)  # accepted without --force, nothing rerun
     assert state["skipped"] == list(STAGES)
-    assert from_dict(RunConfig, preset_values("default")).eval_processes == 2
+
+
+def test_result_fields_change_their_stage_and_later_ones(tiny_model_dir):
+    from symtune.pipeline import stage_hashes
+
+    ref = stage_hashes(tiny_cfg(tiny_model_dir))
+    lr = stage_hashes(tiny_cfg(tiny_model_dir, train__lr=5e-4))
+    assert [s for s in STAGES if lr[s] != ref[s]] == ["train", "eval_tuned", "report"]
+    limit = stage_hashes(tiny_cfg(tiny_model_dir, eval__limit=4))
+    assert [s for s in STAGES if limit[s] != ref[s]] == ["eval_base", "eval_tuned", "report"]
+    seed = stage_hashes(tiny_cfg(tiny_model_dir, seed=2))
+    assert all(seed[s] != ref[s] for s in STAGES)
+    assert from_dict(RunConfig, preset_values("default")).eval.processes == 2

@@ -335,7 +335,7 @@ def test_cli_yaml_config_and_overrides(tiny_model_dir, data8, tmp_path):
 def test_accelerate_configs_ship_and_resolve(tmp_path):
     import yaml
 
-    from symtune.train.launch import resolve_accelerate_config, shipped_configs
+    from symtune.runtime import resolve_accelerate_config, shipped_configs
 
     assert set(shipped_configs()) >= {"cpu-ddp", "multi-gpu", "fsdp", "deepspeed-zero2"}
     for name in shipped_configs():

@@ -45,17 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"symtune {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="<verb>")
     for verb in VERBS:
-        try:
-            mod = _load(verb)
-        except ModuleNotFoundError:
-            continue  # a verb not built yet
+        mod = _load(verb)
         p = sub.add_parser(verb, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,14 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2
+    from symtune.runtime import install_signal_handlers, restore_signal_handlers
+
+    previous = install_signal_handlers()
     try:
         rc = args._module.run(args)
     except SymtuneError as e:
         print(f"symtune {args.verb}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(f"symtune {args.verb}: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return getattr(e, "exit_code", 130)
+    finally:
+        restore_signal_handlers(previous)
     return int(rc or 0)
 
 

@@ -1,19 +1,25 @@
-"""Typed dataclass configs: help text per field, YAML loading, command-line overrides.
+"""Typed dataclass configs: one declaration per setting, YAML layers, dotted command-line overrides.
 
     @dataclass
-    class MyConfig:
+    class TrainConfig:
         steps: int = opt(100, "Optimizer steps.")
+        threads: int = opt(0, "CPU threads.", runtime=True)   # cannot change results
 
-    cfg = resolve_config(MyConfig, yaml_path="x.yaml", overrides={"steps": 5})
+    cfg = resolve_config(TrainConfig, yaml_path="x.yaml", overrides={"steps": 5})
+    run = resolve(RunConfig, [("preset quick", {...}), ("exp.yaml", {...}), ("command line", {"train": {"lr": 1e-4}})])
 
-Precedence: field defaults < YAML file < explicit overrides (usually the command line).
-Unknown keys and values of the wrong type raise SymtuneError naming the key.
+Precedence: field defaults < each layer in order (preset < YAML file < command line).
+Merging and type checking are OmegaConf's (structured configs); its multi-line errors become one line
+naming the source and the dotted key. `runtime=True` marks a field that cannot change results:
+`hashed(cfg)` leaves those out, and everything that decides "same results?" (stage hashes, the run
+folder check, resumable evaluation and training) goes through it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -24,12 +30,17 @@ import yaml
 from symtune.errors import SymtuneError
 
 
-def opt(default: Any, help: str, choices: list | tuple | None = None, cli: bool = True):
-    """A dataclass field with a help string (and optional choices)."""
-    meta = {"help": help, "choices": tuple(choices) if choices else None, "cli": cli}
+def opt(default: Any, help: str, choices: list | tuple | None = None, runtime: bool = False):
+    """A dataclass field with a help string, optional choices, and whether it is runtime-only."""
+    meta = {"help": help, "choices": tuple(choices) if choices else None, "runtime": runtime}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def nested(cls, help: str):
+    """A sub-config field (e.g. RunConfig.train)."""
+    return dataclasses.field(default_factory=cls, metadata={"help": help, "choices": None, "runtime": False})
 
 
 def _strip_optional(tp):
@@ -41,79 +52,124 @@ def _strip_optional(tp):
     return tp, False
 
 
-def _coerce(name: str, tp, value, source: str):
-    """Check/convert one value against a field type; raise a one-line error on mismatch."""
-    base, optional = _strip_optional(tp)
-    if value is None:
-        if optional:
-            return None
-        raise SymtuneError(f"{source}: '{name}' must not be empty (expected {getattr(base, '__name__', base)})")
-    origin = typing.get_origin(base)
-    if origin in (list, tuple):
-        (inner,) = typing.get_args(base)[:1] or (str,)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise SymtuneError(f"{source}: '{name}' must be a list, got {value!r}")
-        return [_coerce(name, inner, v, source) for v in value]
-    if origin is dict or base is dict:
-        if not isinstance(value, dict):
-            raise SymtuneError(f"{source}: '{name}' must be a mapping, got {value!r}")
-        return dict(value)
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
-            return value.lower() in ("true", "yes", "1", "on")
-        raise SymtuneError(f"{source}: '{name}' must be true or false, got {value!r}")
-    if base is int:
-        if isinstance(value, bool):
-            raise SymtuneError(f"{source}: '{name}' must be an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise SymtuneError(f"{source}: '{name}' must be an integer, got {value!r}")
-    if base is float:
-        if isinstance(value, bool):
-            raise SymtuneError(f"{source}: '{name}' must be a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise SymtuneError(f"{source}: '{name}' must be a number, got {value!r}")
-    if base is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise SymtuneError(f"{source}: '{name}' must be a string, got {value!r}")
-    return value
-
-
 def _hints(cls) -> dict:
     return typing.get_type_hints(cls)
 
 
-def validate(cfg) -> None:
-    """Check choices on every field (types were checked on the way in)."""
-    for f in dataclasses.fields(cfg):
-        choices = f.metadata.get("choices")
-        value = getattr(cfg, f.name)
-        if not choices or value is None:
+def _is_config(tp) -> bool:
+    return dataclasses.is_dataclass(tp) and isinstance(tp, type)
+
+
+def _type_name(tp) -> str:
+    base, optional = _strip_optional(tp)
+    origin = typing.get_origin(base)
+    if origin in (list, tuple):
+        name = "a list"
+    else:
+        name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+            base, getattr(base, "__name__", str(base)))
+    return name + (" (or null)" if optional else "")
+
+
+def _field_type(cls, dotted: str):
+    """Type hint of a dotted key under `cls`, or None when unknown."""
+    tp = cls
+    for part in dotted.split("."):
+        if not _is_config(tp):
+            return None
+        hints = _hints(tp)
+        if part not in hints:
+            return None
+        tp = hints[part]
+    return tp
+
+
+def _keys(cls, prefix: str = "") -> list[str]:
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = _hints(cls)[f.name]
+        out += _keys(tp, prefix + f.name + ".") if _is_config(tp) else [prefix + f.name]
+    return out
+
+
+def _prepare(cls, data: dict, source: str, prefix: str = "") -> dict:
+    """Reject unknown keys with the valid ones listed; split 'a,b' strings given to list fields."""
+    if not isinstance(data, dict):
+        raise SymtuneError(f"{source}: '{prefix[:-1]}' must be a mapping of option: value, got {data!r}")
+    hints = _hints(cls)
+    unknown = sorted(k for k in data if k not in hints)
+    if unknown:
+        where = f" under '{prefix[:-1]}'" if prefix else ""
+        raise SymtuneError(f"{source}: unknown key(s) {', '.join(prefix + str(k) for k in unknown)}{where}; "
+                           f"valid keys are {', '.join(sorted(hints))}")
+    out = {}
+    for k, v in data.items():
+        tp = hints[k]
+        if _is_config(tp):
+            out[k] = _prepare(tp, v if v is not None else {}, source, prefix + k + ".")
             continue
-        values = value if isinstance(value, list) else [value]
-        for v in values:
-            if v not in choices:
-                raise SymtuneError(
-                    f"option '{f.name}': unknown value {v!r}; choose one of {', '.join(map(str, choices))}"
-                )
+        base, optional = _strip_optional(tp)
+        if isinstance(v, str) and optional and v.strip().lower() in ("none", "null", "~"):
+            v = None
+        elif isinstance(v, str) and typing.get_origin(base) in (list, tuple):
+            v = [x.strip() for x in v.split(",") if x.strip()]
+        elif base is int and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        elif base in (int, float) and isinstance(v, bool):
+            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {v!r}")
+        elif base is str and isinstance(v, (list, dict)):
+            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _one_line(e: Exception, cls, source: str) -> SymtuneError:
+    """An OmegaConf error as one line naming the source and the dotted key."""
+    key = getattr(e, "full_key", None) or ""
+    tp = _field_type(cls, key) if key else None
+    value = getattr(e, "value", None)
+    if tp is not None:
+        return SymtuneError(f"{source}: '{key}' must be {_type_name(tp)}, got {value!r}")
+    first = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return SymtuneError(f"{source}: {first}" + (f" (key '{key}')" if key else ""))
+
+
+def resolve(cls, layers: list[tuple[str, dict]]):
+    """Merge (source, mapping) layers over the defaults of `cls`; type-check; return a `cls` instance."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    merged = OmegaConf.structured(cls)
+    for source, data in layers:
+        if not data:
+            continue
+        try:
+            merged = OmegaConf.merge(merged, _prepare(cls, data, source))
+        except OmegaConfBaseException as e:
+            raise _one_line(e, cls, source) from None
+    try:
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:  # pragma: no cover - merge already checked every value
+        raise _one_line(e, cls, "config") from None
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg, prefix: str = "") -> None:
+    """Check choices and non-finite numbers on every field, recursively (types were checked on the way in)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            validate(value, prefix + f.name + ".")
+            continue
+        choices = f.metadata.get("choices")
+        if choices and value is not None:
+            for v in (value if isinstance(value, list) else [value]):
+                if v not in choices:
+                    raise SymtuneError(f"option '{prefix}{f.name}': unknown value {v!r}; choose one of "
+                                       f"{', '.join(map(str, choices))}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SymtuneError(f"option '{prefix}{f.name}' must be a finite number, got {value}")
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -132,53 +188,81 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def from_dict(cls, data: dict, source: str = "config"):
-    """Build `cls` from a mapping, rejecting unknown keys and wrong types."""
-    hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise SymtuneError(
-            f"{source}: unknown key(s) {', '.join(unknown)}; valid keys are {', '.join(sorted(names))}"
-        )
-    kwargs = {k: _coerce(k, hints[k], v, source) for k, v in data.items()}
-    cfg = cls(**kwargs)
-    validate(cfg)
-    return cfg
+    """Build `cls` from one mapping, rejecting unknown keys and wrong types."""
+    return resolve(cls, [(source, data)])
 
 
 def resolve_config(cls, yaml_path: str | Path | None = None, overrides: dict | None = None, base: dict | None = None):
     """defaults < base (e.g. a preset) < YAML < overrides (None values in overrides are ignored)."""
-    data: dict = dict(base or {})
+    layers = [("preset", base or {})]
     if yaml_path:
-        data.update(load_yaml(yaml_path))
-    source = str(yaml_path) if yaml_path else "config"
-    cfg_from_file = from_dict(cls, data, source=source)  # validates file keys with the file's name
-    merged = dataclasses.asdict(cfg_from_file)
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            merged[k] = v
-    return from_dict(cls, merged, source="command line")
+        layers.append((str(yaml_path), load_yaml(yaml_path)))
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    return resolve(cls, layers)
 
 
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls, exclude: tuple = (), required: tuple = ()) -> None:
-    """One `--field-name` option per dataclass field; default None so we can tell what was set."""
+def hashed(cfg) -> dict:
+    """The fields that can change results (runtime=True ones left out), recursively: what gets hashed."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("runtime"):
+            continue
+        value = getattr(cfg, f.name)
+        out[f.name] = hashed(value) if dataclasses.is_dataclass(value) else value
+    return out
+
+
+def runtime_fields(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("runtime"))
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """{'train': {'lr': 1}} -> {'train.lr': 1}"""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and all(isinstance(x, str) for x in v):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def unflatten(d: dict) -> dict:
+    """{'train.lr': 1} -> {'train': {'lr': 1}}"""
+    out: dict = {}
+    for k, v in d.items():
+        node = out
+        *parents, leaf = k.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls, exclude: tuple = (), required: tuple = (),
+                       prefix: str = "") -> None:
+    """One option per field, default None so we can tell what was set.
+
+    prefix="" gives `--field-name`; prefix="train." gives `--train.field_name` (also `--train.field-name`)."""
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
-        if f.name in exclude or not f.metadata.get("cli", True):
+        if f.name in exclude:
             continue
         base, _ = _strip_optional(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
+        dest = prefix + f.name
+        flags = ["--" + f.name.replace("_", "-")] if not prefix else \
+            sorted({"--" + dest, "--" + prefix + f.name.replace("_", "-")}, key=lambda s: "-" in s[2:])
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         )
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")
         if default not in (None, "", []):
             help_text += f" (default: {default})"
-        kw: dict = {"dest": f.name, "default": None, "help": help_text, "required": f.name in required}
+        kw: dict = {"dest": dest, "default": None, "help": help_text, "required": f.name in required}
         if base is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(base) in (list, tuple):
@@ -187,19 +271,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls, exclude: tuple = ()
             kw["metavar"] = f.name.upper()
             if f.metadata.get("choices"):
                 kw["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
-        parser.add_argument(flag, **kw)
+        parser.add_argument(*flags, **kw)
 
 
-def overrides_from_args(args: argparse.Namespace, cls) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
-
-
-def describe(cls) -> str:
-    """Markdown table of a config's fields (for docs)."""
-    hints = _hints(cls)
-    rows = ["| field | type | default | help |", "|---|---|---|---|"]
-    for f in dataclasses.fields(cls):
-        d = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append(f"| `{f.name}` | `{hints[f.name]}` | `{d}` | {f.metadata.get('help', '')} |")
-    return "\n".join(rows)
+def overrides_from_args(args: argparse.Namespace, cls, prefix: str = "") -> dict:
+    names = {prefix + f.name for f in dataclasses.fields(cls)}
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k in names and v is not None}

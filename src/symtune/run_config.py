@@ -1,69 +1,109 @@
 """RunConfig: the whole study of `symtune run` (data -> base eval -> tune -> tuned eval -> report).
 
-Presets (src/symtune/presets/<name>.yaml) set these fields; a --config YAML and command-line
-options override the preset.
+One nested config: run-level fields (model, seed, control, cache) and the three stage configs, each
+declared once in its own module (DataConfig, TrainConfig, EvalConfig). Presets
+(src/symtune/presets/<name>.yaml) and --config files are partial nested YAML; the command line
+overrides any field by its dotted name:
+
+    symtune run --preset quick --train.lr 1e-4 --eval.limit 50 --data.symbol_fraction 0.75 --out runs/x
+
+The run wires some stage fields itself (WIRED): every stage uses the run's model and seed, training
+reads the data stage's rows, the tuned evaluation applies the trained adapter. Setting those inside a
+stage section is an error that names the run-level field to use instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 
-from symtune.config import load_yaml, opt
+from symtune.config import load_yaml, nested, opt, resolve
+from symtune.data.config import DataConfig
+from symtune.errors import SymtuneError
+from symtune.eval.config import EvalConfig
+from symtune.train.config import TrainConfig
 
 PRESETS = ("quick", "default", "paper")
 CONTROLS = ("none", "natural-labels", "random-labels")
+LABEL_MODE = {"none": "symbols", "natural-labels": "natural", "random-labels": "random"}
+
+# stage -> fields the run sets (and what to set instead)
+WIRED = {
+    "data": {"model": "model", "seed": "seed", "label_mode": "control"},
+    "train": {"model": "model", "seed": "seed", "data": "(the data stage's rows)", "out": "--out",
+              "resume": "(automatic)"},
+    "eval": {"model": "model", "seed": "seed", "adapter": "(the trained adapter)", "force": "--force"},
+}
 
 
 @dataclass
 class RunConfig:
-    preset: str = opt("quick", "Preset the other fields start from.", choices=PRESETS)
-    model: str = opt("smollm2-135m", "Model: bundled preset, local folder or Hugging Face Hub id.")
+    preset: str = opt("quick", "Preset the other fields start from.", choices=PRESETS, runtime=True)
+    model: str = opt("smollm2-135m", "Model for every stage: bundled preset, local folder or Hugging Face Hub id.")
+    seed: int = opt(0, "Seed for every stage (data, training, evaluation, and the split of a user's data file).")
     control: str = opt("none", "Tune on symbols (none), or a control: natural-labels (continued instruction "
                                "tuning on the same prompts) or random-labels (exemplar labels inconsistent with inputs).",
                        choices=CONTROLS)
-    seed: int = opt(0, "Seed for data, training and evaluation.")
-    # data
-    task_config: str | None = opt(None, "Task config for tuning and evaluation: 'paper' (Hub datasets, online) or a YAML file.")
-    tune_tasks: list[str] = opt([], "Tuning tasks (empty = the default tuning mixture).")
-    n_prompts: int = opt(1000, "Tuning prompts to build.")
-    min_exemplars: int = opt(2, "Minimum exemplars per class in tuning prompts.")
-    max_exemplars: int = opt(10, "Maximum exemplars per class in tuning prompts.")
-    data_max_length: int = opt(1024, "Maximum tokens per tuning prompt (exemplars are dropped to fit).")
-    symbol_families: list[str] = opt(["int", "letters", "word"], "Symbol families used in tuning.")
-    max_symbol_tokens: int | None = opt(None, "Cap on a tuning symbol's token count (off = paper).")
-    symbol_fraction: float = opt(1.0, "Share of symbol prompts in the tuning mixture (rest: natural labels + instruction).")
-    # training
-    method: str = opt("lora", "Fine-tuning method.", choices=("lora", "full"))
-    steps: int = opt(100, "Optimizer steps.")
-    lr: float | None = opt(None, "Learning rate (default: the trainer's default for the method).")
-    batch_size: int = opt(8, "Rows per device per step.")
-    grad_accum: int = opt(1, "Gradient accumulation steps.")
-    loss: str = opt("label", "label: loss on the query label only (paper); dense: also repeated exemplar labels.",
-                    choices=("label", "dense"))
-    train_dtype: str = opt("bfloat16", "Training dtype.", choices=("float32", "bfloat16"))
-    accelerate_config: str | None = opt(None, "Accelerate config name (cpu-ddp, multi-gpu, fsdp, deepspeed-zero2) or file.")
-    # evaluation
-    suite: str = opt("all", "Evaluation suite(s): icl (four settings), flipped, algorithmic, or all.",
-                     choices=("icl", "flipped", "algorithmic", "all"))
-    eval_tasks: list[str] = opt([], "Held-out evaluation tasks (empty = the default evaluation suite).")
-    k: int = opt(4, "Exemplars per class at evaluation (paper: 4).")
-    limit: int = opt(100, "Queries per task at evaluation (paper: at most 100).")
-    eval_dtype: str = opt("float32", "Evaluation dtype.", choices=("float32", "bfloat16"))
-    eval_batch_size: int = opt(8, "Evaluation batch size (does not change results).")
-    eval_processes: int = opt(1, "Data-parallel evaluation processes on this machine (does not change results; "
-                              "2 on a 2-core CPU is ~1.2x faster than 1).")
-    eval_max_length: int | None = opt(None, "Maximum evaluation prompt tokens (default: the model's context).")
-    scoring: str = opt("rank", "rank: summed log-prob of each option; generate: greedy generation + exact match.",
-                       choices=("rank", "generate"))
+    cache: bool = opt(True, "Reuse a cached base-model evaluation with the same settings, model weights and prompt "
+                            "builder (and store new ones).", runtime=True)
+    cache_dir: str | None = opt(None, "Evaluation cache folder (default: $SYMTUNE_CACHE/evals, else "
+                                      "~/.cache/symtune/evals).", runtime=True)
+    data: DataConfig = nested(DataConfig, "Tuning data (symtune data).")
+    train: TrainConfig = nested(TrainConfig, "Symbol tuning (symtune train).")
+    eval: EvalConfig = nested(EvalConfig, "Base and tuned evaluation (symtune eval).")
 
 
 def preset_values(name: str) -> dict:
-    from symtune.errors import SymtuneError
-
     if name not in PRESETS:
         raise SymtuneError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     path = resources.files("symtune.presets").joinpath(f"{name}.yaml")
     values = load_yaml(str(path))
     values["preset"] = name
     return values
+
+
+def _check_unwired(layer: dict, source: str) -> None:
+    for stage, fields in WIRED.items():
+        section = layer.get(stage)
+        if not isinstance(section, dict):
+            continue
+        for name, instead in fields.items():
+            if name in section:
+                raise SymtuneError(f"{source}: '{stage}.{name}' is set by the run; set {instead} instead")
+
+
+def resolve_run(config_file: str | None = None, overrides: dict | None = None) -> RunConfig:
+    """Preset < --config YAML < command line (nested mappings); returns the resolved RunConfig."""
+    file_layer = load_yaml(config_file) if config_file else {}
+    overrides = overrides or {}
+    preset = overrides.get("preset") or file_layer.get("preset") or "quick"
+    layers = [(f"preset {preset}", preset_values(preset)), (str(config_file), file_layer), ("command line", overrides)]
+    for source, layer in layers:
+        _check_unwired(layer, source)
+    return wire(resolve(RunConfig, layers))
+
+
+def wire(cfg: RunConfig) -> RunConfig:
+    """Copy the run-level model, seed and control into the stage sections (paths are set per run folder)."""
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control]),
+        train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed),
+        eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed))
+
+
+def stage_configs(cfg: RunConfig, out) -> dict:
+    """The stage configs the run executes, with the wired fields filled in (paths under `out`)."""
+    from pathlib import Path
+
+    out = Path(out)
+    cfg = wire(cfg)
+    data = cfg.data
+    train = dataclasses.replace(cfg.train, data=str(out / "data" / "data.jsonl"), out=str(out / "train"))
+    eval_base = dataclasses.replace(cfg.eval, adapter=None, force=False)
+    if cfg.train.method == "lora":
+        eval_tuned = dataclasses.replace(eval_base, adapter=train.out)
+    else:
+        eval_tuned = dataclasses.replace(eval_base, model=train.out)
+    return {"data": data, "train": train, "eval_base": eval_base, "eval_tuned": eval_tuned}

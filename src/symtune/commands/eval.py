@@ -1,8 +1,5 @@
 """symtune eval: paper-style ICL evaluation (4 settings, flipped labels, algorithmic tasks)."""
 
-import os
-
-from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 
 HELP = "Evaluate a model (and adapter) on held-out tasks: ICL settings, flipped labels, algorithmic."
@@ -22,24 +19,6 @@ DIR/samples_<suite>_<task>.jsonl; rerun the same command to resume an interrupte
 """
 
 
-def _relaunch(cfg, out) -> int:
-    """Run this evaluation as `cfg.processes` local processes under accelerate (data parallel)."""
-    import dataclasses
-
-    from symtune.eval.runner import check_inputs
-    from symtune.eval.scoring import default_threads
-    from symtune.train.launch import local_launch_args, relaunch
-
-    check_inputs(cfg)  # fail fast, with one line, before starting N processes
-    if cfg.suite != "algorithmic":
-        from symtune.eval.suites import resolve_tasks
-
-        resolve_tasks(cfg)  # unknown task names, unreadable task files
-    threads = cfg.threads or default_threads(cfg.processes)
-    return relaunch(dataclasses.asdict(cfg), None, local_launch_args(cfg.processes), verb="eval",
-                    verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
-
-
 def add_arguments(p):
     from symtune.config import add_dataclass_args
 
@@ -49,16 +28,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from symtune import runtime
     from symtune.config import overrides_from_args, resolve_config
-    from symtune.eval.runner import format_summary, run_eval
+    from symtune.eval import evaluate
+    from symtune.eval.runner import format_summary
 
     cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))
-    if cfg.processes < 1:
-        raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
-    if cfg.processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        return _relaunch(cfg, args.out)
-    doc = run_eval(cfg, args.out)
-    if doc is not None:
+    doc = evaluate(cfg, args.out)
+    if doc is not None and not runtime.in_child():
         print(format_summary(doc))
         print(f"wrote {args.out}/results.json ({doc['n_prompts']} prompts, {doc['seconds']['total']} s)")
     return 0

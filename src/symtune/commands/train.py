@@ -35,24 +35,12 @@ def resolve(args):
 
 
 def run(args) -> int:
-    from symtune.config import to_dict
-    from symtune.train import launch
+    from symtune import runtime
+    from symtune.train import train
 
     cfg = resolve(args)
-    if cfg.accelerate_config and not launch.in_child():
-        from symtune.train.trainer import check_out_dir, file_sha, validate
-        from symtune.train.data import load_rows
-
-        accel = launch.resolve_accelerate_config(cfg.accelerate_config)
-        validate(cfg)  # fail fast (exit 2) on the common mistakes before starting processes
-        load_rows(cfg.data)
-        check_out_dir(cfg, to_dict(cfg), file_sha(cfg.data))
-        return launch.relaunch(to_dict(cfg), accel)
-
-    from symtune.train.trainer import run_training
-
-    meta = run_training(cfg)
-    if meta.get("status") == "complete":
+    meta = train(cfg)
+    if meta.get("status") == "complete" and not runtime.in_child():
         t = meta.get("timings", {})
         print(f"{cfg.out}: {meta.get('steps_done')} steps, loss {meta.get('first_loss')} -> {meta.get('final_loss')}"
               f" ({t.get('s_per_step')} s/step, peak RSS {meta.get('peak_rss_mb')} MB)")

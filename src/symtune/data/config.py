@@ -27,7 +27,7 @@ class DataConfig:
     max_symbol_tokens: int | None = opt(None, "Cap on a symbol's token count for the tokenizer (off by default, as in the paper).")
     templates: list[int] = opt([], "Template ids to draw from (0-9); empty = all ten.")
     max_tasks: int | None = opt(None, "Use only the first N tasks of the mixture (ablation over the number of tasks).")
-    workers: int = opt(1, "Worker processes for building (output does not depend on it).")
+    workers: int = opt(1, "Worker processes for building (output does not depend on it).", runtime=True)
     task_files: list[str] = opt([], "User data files (CSV/JSONL/Parquet) to tune on, with --text-col/--label-col.")
     text_col: str = opt("text", "Text column of --task-files.")
     text_pair_col: str | None = opt(None, "Optional second-text column of --task-files (sentence pairs).")

@@ -38,7 +38,7 @@ def resolve_tasks(cfg: DataConfig) -> list:
         tasks.extend(registry.default_tune_tasks())
     for path in cfg.task_files:
         tasks.append(registry.task_from_file(path, text_col=cfg.text_col, label_col=cfg.label_col,
-                                             text_pair_col=cfg.text_pair_col, role="tune"))
+                                             text_pair_col=cfg.text_pair_col, role="tune", seed=cfg.seed))
     if cfg.max_tasks is not None:
         if cfg.max_tasks < 1:
             raise SymtuneError("--max-tasks must be at least 1")
@@ -46,16 +46,22 @@ def resolve_tasks(cfg: DataConfig) -> list:
     return tasks
 
 
-def make_builder(cfg: DataConfig, tokenizer=None) -> RowBuilder:
+def check_config(cfg: DataConfig) -> list:
+    """Check the options and resolve the tasks (nothing is built or written); returns the tasks."""
     if cfg.n_prompts < 1:
         raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
     if cfg.max_length < 16:
         raise SymtuneError(f"--max-length {cfg.max_length} is too small; use at least a few hundred tokens")
+    return resolve_tasks(cfg)
+
+
+def make_builder(cfg: DataConfig, tokenizer=None) -> RowBuilder:
+    tasks = check_config(cfg)
     if tokenizer is None:
         from symtune.models import load_tokenizer
 
         tokenizer = load_tokenizer(cfg.model)
-    return RowBuilder(cfg, resolve_tasks(cfg), tokenizer)
+    return RowBuilder(cfg, tasks, tokenizer)
 
 
 def stats_path(out: Path) -> Path:

@@ -1,8 +1,45 @@
 """Evaluation: scoring engine (rank + generate), suites (icl, flipped, algorithmic), runner, export.
 
+    from symtune.eval import EvalConfig, evaluate
+    doc = evaluate(EvalConfig(model="smollm2-135m", suite="icl"), "runs/eval_base")
+
     scoring.py  Scorer / Encoder: lm-eval request contract, one pass per prompt, batched
     suites.py   prompt items for each suite (seeded, model-independent)
     metrics.py  acc / acc_norm / acc_gen, Wilson CI, chance, majority share, summary
     runner.py   resumable, data-parallel runs -> results.json + samples_<suite>_<task>.jsonl
+    cache.py    content-addressed store of finished evaluations (the base model's, reused across runs)
     export.py   the same prompts as an lm-evaluation-harness task
 """
+
+from symtune.eval.config import EvalConfig
+
+
+def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
+    """The `eval` stage: in this process, or as cfg.processes local processes under `accelerate launch`.
+
+    Returns the results dict (None on non-main ranks)."""
+    from symtune import runtime
+    from symtune.errors import SymtuneError
+    from symtune.eval.runner import check_inputs, run_eval
+
+    if cfg.processes < 1:
+        raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
+    if cfg.processes > 1 and not runtime.in_child():
+        import json
+        from pathlib import Path
+
+        from symtune.eval.scoring import default_threads
+
+        check_inputs(cfg)  # fail fast, with one line, before starting N processes
+        if cfg.suite != "algorithmic":
+            from symtune.eval.suites import resolve_tasks
+
+            resolve_tasks(cfg)  # unknown task names, unreadable task files
+        threads = cfg.threads or default_threads(cfg.processes)
+        runtime.launch("eval", cfg, processes=cfg.processes, verb_args=["--out", str(out)],
+                       env_extra={"OMP_NUM_THREADS": str(threads)})
+        return json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
+    return run_eval(cfg, out, log=log)
+
+
+__all__ = ["EvalConfig", "evaluate"]

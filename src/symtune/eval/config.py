@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symtune.config import opt
+from symtune.config import opt, runtime_fields
 from symtune.models import DTYPES
 
 SUITES = ("icl", "flipped", "algorithmic", "all")
 ICL_SETTINGS = ("instr+labels", "labels", "instr+symbols", "symbols")
 SCORINGS = ("rank", "generate")
 
-# Fields that do not change results: left out of the config hash used for resuming.
-RUNTIME_FIELDS = ("batch_size", "threads", "progress", "chunk_size", "processes")
 
 
 @dataclass
@@ -52,12 +50,16 @@ class EvalConfig:
                                  "category; not the paper's unpublished selection).")
     algorithmic_instruction: bool = opt(False, "Prepend BIG-bench's List Functions task prefix to its prompts.")
     dtype: str = opt("float32", "Model dtype (bfloat16 is faster on CPUs with AMX/AVX512-BF16).", choices=DTYPES)
-    batch_size: int = opt(8, "Prompts per forward pass (results do not depend on it beyond float rounding).")
-    threads: int | None = opt(None, "Torch CPU threads (default: available cores / processes).")
+    batch_size: int = opt(8, "Prompts per forward pass (results do not depend on it beyond float rounding).", runtime=True)
+    threads: int | None = opt(None, "Torch CPU threads (default: available cores / processes).", runtime=True)
     processes: int = opt(1, "Data-parallel processes on this machine (relaunches under `accelerate launch`; "
                          "each gets cores/N threads). On a 2-core CPU, 2 processes of 1 thread score ~1.2x "
-                         "faster than 1 process of 2 threads. Results do not depend on it.")
+                         "faster than 1 process of 2 threads. Results do not depend on it.", runtime=True)
     chunk_size: int = opt(256, "Prompts per process per resume checkpoint (samples are appended after each "
-                          "chunk). Larger chunks batch similar lengths together (less padding).")
-    force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.")
-    progress: bool = opt(True, "Show a progress bar (rate and ETA).")
+                          "chunk). Larger chunks batch similar lengths together (less padding).", runtime=True)
+    force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.", runtime=True)
+    progress: bool = opt(True, "Show a progress bar (rate and ETA).", runtime=True)
+
+
+# Fields that cannot change results (runtime=True above): left out of every config hash.
+RUNTIME_FIELDS = runtime_fields(EvalConfig)

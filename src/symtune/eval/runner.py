@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from symtune.errors import SymtuneError
-from symtune.eval.config import RUNTIME_FIELDS, EvalConfig
+from symtune.eval.config import EvalConfig
 from symtune.eval.metrics import aggregate
 from symtune.eval.suites import Budget, Item, build_items
 
@@ -60,10 +60,10 @@ class Dist:
 
 
 def config_hash(cfg: EvalConfig) -> str:
+    from symtune.config import hashed
     from symtune.provenance import stable_hash
 
-    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS and k != "force"}
-    return stable_hash(d)
+    return stable_hash(hashed(cfg))
 
 
 def samples_name(suite: str, task: str) -> str:

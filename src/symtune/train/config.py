@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symtune.config import opt
+from symtune.config import opt, runtime_fields
 
 METHODS = ("lora", "full")
 LOSSES = ("label", "dense")
@@ -15,16 +15,13 @@ OVERLONG = ("drop", "error")
 # Defaults per method when `lr` is left unset.
 DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
 
-# Fields that do not change what is trained; they are ignored when a resumed run is compared
-# with the run already in the output folder.
-NON_SEMANTIC = ("resume", "accelerate_config", "save_total_limit", "save_every", "eval_every", "out")
 
 
 @dataclass
 class TrainConfig:
     model: str = opt("smollm2-135m", "Base model: bundled preset name, local folder or Hub id.")
     data: str = opt("", "Training rows (JSONL with prompt, completion, meta), as written by `symtune data`.")
-    out: str = opt("", "Output folder (adapter or model, tokenizer, log.jsonl, loss.png, checkpoints/).")
+    out: str = opt("", "Output folder (adapter or model, tokenizer, log.jsonl, loss.png, checkpoints/).", runtime=True)
     method: str = opt("lora", "lora: train a LoRA adapter; full: train all weights.", METHODS)
     steps: int = opt(100, "Optimizer steps (the data is cycled if it runs out).")
     lr: float | None = opt(None, "Peak learning rate (default: 2e-4 for lora, 1e-5 for full).")
@@ -50,20 +47,25 @@ class TrainConfig:
     lora_dropout: float = opt(0.05, "Dropout on the LoRA input.")
     target_modules: list[str] = opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                                     "Module names LoRA is applied to.")
-    gradient_checkpointing: bool = opt(False, "Recompute activations in backward (less memory, ~30% slower).")
+    gradient_checkpointing: bool = opt(False, "Recompute activations in backward (less memory, ~30% slower).", runtime=True)
     low_memory: bool = opt(False, "Return freed CPU memory to the OS at once (glibc mmap threshold 1 MiB): "
                            "~1/3 less peak RSS, but ~1.6x slower steps here (page faults); pair with "
-                           "--gradient-checkpointing for the smallest footprint.")
+                           "--gradient-checkpointing for the smallest footprint.", runtime=True)
     packing: bool = opt(False, "Concatenate the rows of a micro-batch into one sequence without padding; "
                         "document-level position ids keep rows from attending to each other.")
-    save_every: int = opt(50, "Write a resumable checkpoint every N steps (0 = only the final model).")
-    save_total_limit: int = opt(2, "Checkpoints kept in out/checkpoints (older ones are deleted).")
-    resume: bool = opt(False, "Continue from the last complete checkpoint in out/ (same config required).")
+    save_every: int = opt(50, "Write a resumable checkpoint every N steps (0 = only the final model).", runtime=True)
+    save_total_limit: int = opt(2, "Checkpoints kept in out/checkpoints (older ones are deleted).", runtime=True)
+    resume: bool = opt(False, "Continue from the last complete checkpoint in out/ (same config required).", runtime=True)
     accelerate_config: str | None = opt(
         None, "Relaunch under `accelerate launch` with this config: a shipped name (cpu-ddp, multi-gpu, fsdp, "
-        "deepspeed-zero2) or a YAML path.")
-    threads: int = opt(0, "torch CPU threads (0 = torch's default).")
+        "deepspeed-zero2) or a YAML path.", runtime=True)
+    threads: int = opt(0, "torch CPU threads (0 = torch's default).", runtime=True)
 
     @property
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+
+
+# Fields that cannot change what is trained (runtime=True above): ignored when a resumed run is compared
+# with the run already in the output folder, and left out of `symtune run`'s stage hashes.
+NON_SEMANTIC = runtime_fields(TrainConfig)
