@@ -22,7 +22,7 @@ from pathlib import Path
 
 def run(out: Path, cache: Path, preset: str, stop_after: str, extra: list[str]) -> float:
     cmd = [sys.executable, "-m", "symtune.cli", "run", "--preset", preset, "--out", str(out), "--cache-dir",
-           str(cache), "--stop-after", stop_after, "--eval.progress", "false", *extra]
+           str(cache), "--stop-after", stop_after, "--no-eval.progress", *extra]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     return time.perf_counter() - t
