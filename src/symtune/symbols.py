@@ -148,5 +148,14 @@ class SymbolPool:
         return out
 
 
+def symbol_family(symbol: str) -> str:
+    """The family a symbol belongs to: int (digits), letters (uppercase A-Z) or word (lowercase)."""
+    if symbol.isdigit():
+        return "int"
+    if symbol.isascii() and symbol.isalpha() and symbol.isupper():
+        return "letters"
+    return "word"
+
+
 def _is_prefix(a: tuple, b: tuple) -> bool:
     return len(a) <= len(b) and b[: len(a)] == a

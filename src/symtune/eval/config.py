@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from symtune.config import opt, runtime_fields
 from symtune.models import DTYPES
 
-SUITES = ("icl", "flipped", "algorithmic", "all")
+SUITES = ("icl", "flipped", "algorithmic", "all", "flip_curve", "k_curve")
+EXTRA_SUITES = ("flip_curve", "k_curve")  # opt-in suites (cost extra prompts); never part of "all"
+SPLITS = ("test", "dev")
 ICL_SETTINGS = ("instr+labels", "labels", "instr+symbols", "symbols")
 SCORINGS = ("rank", "generate")
 
+# Fields added after eval folders were first written: hashed only when not at their default, so
+# an older folder with the default behaviour keeps its config hash (and resumes).
+LATER_FIELDS = ("split", "dev_limit", "dev_settings", "permutation_control", "extra_suites",
+                "flip_curve_proportions", "k_curve")
 
 
 @dataclass
@@ -59,6 +65,26 @@ class EvalConfig:
                           "chunk). Larger chunks batch similar lengths together (less padding).", runtime=True)
     force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.", runtime=True)
     progress: bool = opt(True, "Show a progress bar (rate and ETA).", runtime=True)
+    split: str = opt("test", "Which evaluation: test = the paper-sized evaluation (queries from the tasks' query "
+                     "split), run once per finalist recipe; dev = the smaller recipe-search evaluation: queries from "
+                     "the exemplar split (never a test query, never among their own exemplars), --dev-limit per task, "
+                     "the --dev-settings ICL settings, flipped labels on the binary tasks with --suite flipped/all "
+                     "(algorithmic suite: test only).", choices=SPLITS)
+    dev_limit: int = opt(40, "Dev split: at most this many queries per task (replaces --limit).")
+    dev_settings: list[str] = opt(["labels", "symbols"], "Dev split: the ICL settings scored (replaces --settings).",
+                                  choices=ICL_SETTINGS)
+    permutation_control: bool = opt(False, "Also score every symbol-setting query with the class->symbol "
+                                    "assignment permuted (binary: swapped; else shifted by one class): suite "
+                                    "perm_control. Separates the symbols' own meaning from the learned mapping. "
+                                    "Costs one extra prompt per symbol-setting query.")
+    extra_suites: list[str] = opt([], "Opt-in suites run besides --suite: flip_curve (binary tasks, accuracy at each "
+                                  "--flip-curve-proportions, gold unchanged; one prompt per proportion and query) "
+                                  "and k_curve (labels and symbols at each --k-curve exemplars per class).",
+                                  choices=EXTRA_SUITES)
+    flip_curve_proportions: list[float] = opt([0.0, 0.25, 0.5, 0.75, 1.0], "flip_curve suite: proportions of "
+                                              "exemplar labels flipped (nested: each query flips the same first "
+                                              "exemplars, more of them as the proportion grows).")
+    k_curve: list[int] = opt([1, 2, 4, 8], "k_curve suite: exemplars per class (nested draws per query).")
 
 
 # Fields that cannot change results (runtime=True above): left out of every config hash.

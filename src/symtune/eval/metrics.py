@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from symtune.eval.config import ICL_SETTINGS
 
 SUMMARY_KEYS = ICL_SETTINGS + ("flipped", "list_functions", "simp_turing_concept")
+SUMMARY_SUITES = ("icl", "flipped", "algorithmic")
 
 
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> list[float]:
@@ -102,6 +103,8 @@ def aggregate(rows_by_file: dict[tuple[str, str], list[dict]], primary: str) -> 
     summary: dict = {k: None for k in SUMMARY_KEYS}
     chance: dict = {}
     for suite, settings in results.items():
+        if suite not in SUMMARY_SUITES:  # perm_control / curves reuse setting names; not the summary's
+            continue
         for setting, tasks in settings.items():
             if setting in summary and tasks:
                 summary[setting] = sum(metric_of(m) for m in tasks.values()) / len(tasks)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from symtune.errors import SymtuneError
-from symtune.eval.config import EvalConfig
+from symtune.eval.config import LATER_FIELDS, EvalConfig
 from symtune.eval.metrics import aggregate
 from symtune.eval.suites import Budget, Item, build_items
 
@@ -63,7 +63,8 @@ def config_hash(cfg: EvalConfig) -> str:
     from symtune.config import hashed
     from symtune.provenance import stable_hash
 
-    return stable_hash(hashed(cfg))
+    defaults = EvalConfig()
+    return stable_hash({k: v for k, v in hashed(cfg).items() if not (k in LATER_FIELDS and v == getattr(defaults, k))})
 
 
 def samples_name(suite: str, task: str) -> str:
@@ -74,7 +75,7 @@ def check_inputs(cfg: EvalConfig) -> str:
     """Validate options and paths before anything is loaded or written; returns the model path."""
     from symtune.models import resolve_model
 
-    for name in ("k", "limit", "batch_size", "chunk_size", "max_new_tokens"):
+    for name in ("k", "limit", "dev_limit", "batch_size", "chunk_size", "max_new_tokens"):
         if getattr(cfg, name) < 1:
             raise SymtuneError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.max_length is not None and cfg.max_length < 8:
@@ -293,11 +294,15 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
         write_jsonl_atomic(out / samples_name(suite, task), rows)
     primary = "acc_gen" if cfg.scoring == "generate" else "acc"
     results, summary, categories = aggregate(rows_by_file, primary)
+    from symtune.eval.curves import curves
+    from symtune.eval.diagnostics import diagnostics
     doc = {
         "config": dataclasses.asdict(cfg),
         "config_hash": chash,
         "seeds": {"seed": cfg.seed, "derivation": "random.Random(f'{seed}|{suite}|{task}|{doc_id}') per query; "
-                  "queries: random.Random(f'{seed}|queries|{task}')"},
+                  "queries: random.Random(f'{seed}|queries|{task}')" + (
+                      "; dev split: the same with 'dev|' after the seed" if cfg.split == "dev" else ""),
+                  "split": cfg.split},
         "provenance": provenance(),
         "model": cfg.model,
         "model_path": model_path,
@@ -318,6 +323,8 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
         "results": results,
         "summary": summary,
         "categories": categories,
+        "diagnostics": diagnostics(rows_by_file, primary),
+        "curves": curves(rows_by_file, primary),
     }
     write_json_atomic(out / RESULTS_FILE, doc)
     return doc

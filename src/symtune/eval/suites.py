@@ -12,6 +12,21 @@
   Simple Turing Concepts (additional_set_2, concepts with <= 3 instructions, predetermined shots);
   open-ended, greedy generation + exact match.
 
+* flip_curve (opt-in): binary tasks, natural labels, a nested proportion of exemplar labels flipped
+  (0, 25, 50, 75, 100% by default), gold unchanged; template and exemplars are the flipped suite's.
+* k_curve (opt-in): `labels` and `symbols` at k = 1, 2, 4, 8 exemplars per class (nested draws).
+* perm_control (with `permutation_control`): the symbol-setting prompts again with the class->symbol
+  assignment permuted (binary: swapped), gold unchanged in class terms.
+
+Splits: `test` (default) samples queries from the task's query split exactly as before; `dev` samples
+them from the exemplar split with its own seed stream ("{seed}|dev|..."), leaves out any text that is
+also a test query, and never shows a query among its own exemplars (compared by text).
+
+Every classification row's meta says which source item the query is (`source`, a hash of its text,
+shared by tasks that use the same utterance), which option each exemplar showed (`shown`, prompt
+order) and, for symbols, each symbol's family (`families`); diagnostics and clustered intervals are
+computed from these, never by rerunning a model.
+
 Instruction placement: the task instruction is prepended once at the top of the prompt, followed by
 a blank line (symtune.prompts.render). The reproduction notebook instead repeats it in every
 exemplar (appendix §3); symtune does not.
@@ -27,6 +42,9 @@ from typing import Callable
 
 from symtune.errors import SymtuneError
 from symtune.eval.config import ICL_SETTINGS, EvalConfig
+
+SYMBOL_SETTINGS = ("instr+symbols", "symbols")
+K_CURVE_SETTINGS = ("labels", "symbols")
 
 # List Functions: the paper used "the 20 subtasks with the highest human accuracy" in 5 categories
 # (A remove elements, B modify the list, C input-independent, D/E names lost). Rule (2020)'s human
@@ -141,15 +159,17 @@ def gen_budget(cfg: EvalConfig, budget: Budget, options: list[str]) -> int:
 
 
 def _fit(task_name: str, doc_id: int, pairs: list, render: Callable[[list], str], options: list[str],
-         budget: Budget, new_tokens: int, n_classes: int) -> tuple[str, int, int]:
-    """Render; while too long drop an exemplar of the class with the most left (keep one per class)."""
+         budget: Budget, new_tokens: int, n_classes: int) -> tuple[str, int, int, list]:
+    """Render; while too long drop an exemplar of the class with the most left (keep one per class).
+
+    Returns (prompt, exemplars dropped, token count, the pairs rendered)."""
     pairs = list(pairs)
     dropped = 0
     while True:
         prompt = render(pairs)
         ok, n = budget.fits(prompt, options, new_tokens)
         if ok:
-            return prompt, dropped, n
+            return prompt, dropped, n, pairs
         counts = Counter(ex.label for ex, _ in pairs)
         cls = max(counts, key=lambda c: (counts[c], c))
         if counts[cls] <= 1:
@@ -171,7 +191,28 @@ def _check_classes(task, k: int) -> list:
     return groups
 
 
-def _draw_exemplars(task, groups, query, k: int, rng: random.Random) -> list:
+def source_id(ex) -> str:
+    """A source item's identity across tasks: a short hash of its text (and text pair)."""
+    from symtune.provenance import text_hash
+
+    return text_hash(ex.text if ex.text_pair is None else ex.text + "\n" + ex.text_pair)[:16]
+
+
+def _draw_exemplars(task, groups, query, k: int, rng: random.Random, strict: bool = False) -> list:
+    """k exemplars per class, never the query, shuffled. strict (dev split): the query is left out by
+    text before drawing, so a duplicate of it can never be shown either."""
+    if strict:
+        qkey = (query.text, query.text_pair)
+        exemplars = []
+        for c, g in enumerate(groups):
+            cands = [e for e in g if (e.text, e.text_pair) != qkey]
+            if len(cands) < k:
+                raise SymtuneError(
+                    f"task {task.name}: class '{task.labels[c]}' has fewer than k={k} exemplars other than the "
+                    "query; lower --k or add examples of that class")
+            exemplars += rng.sample(cands, k)
+        rng.shuffle(exemplars)
+        return exemplars
     exemplars = []
     for c, g in enumerate(groups):
         picks = rng.sample(range(len(g)), min(len(g), k + 1))
@@ -185,39 +226,103 @@ def _draw_exemplars(task, groups, query, k: int, rng: random.Random) -> list:
     return exemplars
 
 
+def _text_key(ex) -> tuple:
+    return ex.text, ex.text_pair
+
+
+def query_pool(task, cfg: EvalConfig) -> tuple[list, list[int]]:
+    """(examples, sampled doc ids) of the configured split.
+
+    test: `limit` queries from the query split (seed stream "{seed}|queries|{task}"), as always.
+    dev: `dev_limit` queries from the exemplar split (stream "{seed}|dev|queries|{task}"), leaving out
+    every text that is a test query (the whole query split; when both splits are one split, the test
+    evaluation's sampled queries), so dev and test never share a query.
+    """
+    if cfg.split != "dev":
+        queries = task.examples(task.query_split)
+        return queries, sample_queries(queries, task.num_classes, cfg.limit,
+                                       random.Random(f"{cfg.seed}|queries|{task.name}"))
+    pool = task.examples(task.exemplar_split)
+    test_q = task.examples(task.query_split)
+    if task.query_split == task.exemplar_split:
+        test_ids = sample_queries(test_q, task.num_classes, cfg.limit, random.Random(f"{cfg.seed}|queries|{task.name}"))
+        blocked = {_text_key(test_q[i]) for i in test_ids}
+    else:
+        blocked = {_text_key(e) for e in test_q}
+    cands = [i for i, e in enumerate(pool) if _text_key(e) not in blocked]
+    if not cands:
+        raise SymtuneError(f"task {task.name}: no example of split '{task.exemplar_split}' is free for dev queries "
+                           "(all are test queries); use --split test or add examples")
+    picked = sample_queries([pool[i] for i in cands], task.num_classes, cfg.dev_limit,
+                            random.Random(f"{cfg.seed}|dev|queries|{task.name}"))
+    return pool, sorted(cands[j] for j in picked)
+
+
+def _stream(cfg: EvalConfig, suite: str, task, doc_id: int) -> random.Random:
+    """The per-query RNG: test keeps the original streams; dev uses its own ("{seed}|dev|...")."""
+    dev = "dev|" if cfg.split == "dev" else ""
+    return random.Random(f"{cfg.seed}|{dev}{suite}|{task.name}|{doc_id}")
+
+
+def _shown(pairs: list, labels: list[str]) -> list[int]:
+    """Option index each rendered exemplar showed, in prompt order."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    return [index[lab] for _, lab in pairs]
+
+
+def _symbol_meta(labels: list[str]) -> dict:
+    from symtune.symbols import symbol_family
+
+    return {"families": [symbol_family(s) for s in labels]}
+
+
+def permuted(symbols: list[str]) -> tuple[list[str], list[int]]:
+    """The permutation control's assignment: class c shows the symbol of class c+1 (binary: swapped)."""
+    perm = [(c + 1) % len(symbols) for c in range(len(symbols))]
+    return [symbols[p] for p in perm], perm
+
+
 def icl_items(task, cfg: EvalConfig, tokenizer, budget: Budget, settings=None) -> list[Item]:
-    """The ICL suite's items for one task: every sampled query in every requested setting."""
+    """The ICL suite's items for one task: every sampled query in every requested setting (plus the
+    perm_control items of the symbol settings when `cfg.permutation_control`)."""
     from symtune.prompts import render
 
-    settings = list(settings or cfg.settings)
+    settings = list(settings or (cfg.dev_settings if cfg.split == "dev" else cfg.settings))
     for s in settings:
         if s not in ICL_SETTINGS:
             raise SymtuneError(f"unknown setting '{s}'; choose from {', '.join(ICL_SETTINGS)}")
     groups = _check_classes(task, cfg.k)
-    queries = task.examples(task.query_split)
-    qids = sample_queries(queries, task.num_classes, cfg.limit, random.Random(f"{cfg.seed}|queries|{task.name}"))
+    queries, qids = query_pool(task, cfg)
+    strict = cfg.split == "dev"
     tmpls = templates_for(cfg)
     pool = eval_symbol_pool()
     items = []
     for doc_id in qids:
         q = queries[doc_id]
-        rng = random.Random(f"{cfg.seed}|icl|{task.name}|{doc_id}")
+        rng = _stream(cfg, "icl", task, doc_id)
         fmt = tmpls[rng.randrange(len(tmpls))]
-        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng)
+        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng, strict)
         symbols = pool.sample(task.num_classes, rng, tokenizer=tokenizer)  # drawn for every setting set
-        for setting in settings:
-            labels = list(task.labels) if setting.endswith("labels") else symbols
+        variants = [("icl", s, None) for s in settings]
+        if cfg.permutation_control:
+            variants += [("perm_control", s, permuted(symbols)) for s in settings if s in SYMBOL_SETTINGS]
+        for suite, setting, perm in variants:
+            labels = list(task.labels) if setting.endswith("labels") else (perm[0] if perm else symbols)
             instruction = task.instruction if setting.startswith("instr+") else None
             pairs = [(ex, labels[ex.label]) for ex in exemplars]
             new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
-            prompt, dropped, n = _fit(task.name, doc_id, pairs,
-                                      lambda ps: render(fmt, ps, q, instruction).prompt,
-                                      labels, budget, new_tokens, task.num_classes)
-            items.append(Item("icl", task.name, setting, doc_id, prompt, labels, q.label, key=task.name,
-                              meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
-                                    "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0,
-                                    "query_class": q.label},
-                              max_new_tokens=new_tokens or None, n_tokens=n))
+            prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
+                                            lambda ps: render(fmt, ps, q, instruction).prompt,
+                                            labels, budget, new_tokens, task.num_classes)
+            meta = {"template": fmt.id, "labels": labels, "instruction": instruction is not None,
+                    "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0, "query_class": q.label,
+                    "source": source_id(q), "shown": _shown(used, labels)}
+            if not setting.endswith("labels"):
+                meta.update(_symbol_meta(labels))
+            if perm:
+                meta["permutation"] = perm[1]
+            items.append(Item(suite, task.name, setting, doc_id, prompt, labels, q.label, key=task.name,
+                              meta=meta, max_new_tokens=new_tokens or None, n_tokens=n))
     return items
 
 
@@ -236,16 +341,15 @@ def flipped_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item
     if p is not None and not 0.0 <= p <= 1.0:
         raise SymtuneError(f"--flip-proportion must be between 0 and 1, got {p}")
     groups = _check_classes(task, cfg.k)
-    queries = task.examples(task.query_split)
-    qids = sample_queries(queries, 2, cfg.limit, random.Random(f"{cfg.seed}|queries|{task.name}"))
+    queries, qids = query_pool(task, cfg)
     tmpls = templates_for(cfg)
     labels = list(task.labels)
     items = []
     for doc_id in qids:
         q = queries[doc_id]
-        rng = random.Random(f"{cfg.seed}|flipped|{task.name}|{doc_id}")
+        rng = _stream(cfg, "flipped", task, doc_id)
         fmt = tmpls[rng.randrange(len(tmpls))]
-        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng)
+        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng, cfg.split == "dev")
         if p is None:
             flip = set(range(len(exemplars)))
             gold = 1 - q.label
@@ -255,13 +359,113 @@ def flipped_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item
         pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
         instruction = task.instruction if cfg.flip_instruction else None
         new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
-        prompt, dropped, n = _fit(task.name, doc_id, pairs, lambda ps: render(fmt, ps, q, instruction).prompt,
-                                  labels, budget, new_tokens, 2)
+        prompt, dropped, n, used = _fit(task.name, doc_id, pairs, lambda ps: render(fmt, ps, q, instruction).prompt,
+                                        labels, budget, new_tokens, 2)
         items.append(Item("flipped", task.name, FLIPPED_SETTING, doc_id, prompt, labels, gold, key=task.name,
                           meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
                                 "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0,
-                                "query_class": q.label, "n_flipped": len(flip), "protocol": flip_protocol(cfg)},
+                                "query_class": q.label, "n_flipped": len(flip), "protocol": flip_protocol(cfg),
+                                "source": source_id(q), "shown": _shown(used, labels)},
                           max_new_tokens=new_tokens or None, n_tokens=n))
+    return items
+
+
+def flip_setting(p: float) -> str:
+    return f"p{p:.2f}"
+
+
+def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item]:
+    """Binary task, natural labels: per query one prompt per flip proportion, gold unchanged.
+
+    Template and exemplars come from the flipped suite's stream, so the 100% prompt is the flipped
+    suite's paper-protocol prompt (there the gold is flipped: its accuracy is 1 - this one's). The
+    flipped exemplars are nested: one shuffled order per query, the first round(p * n) are flipped.
+    """
+    from symtune.prompts import render
+
+    if task.num_classes != 2:
+        raise SymtuneError(f"task {task.name} has {task.num_classes} classes; the flip curve needs a binary task")
+    props = list(cfg.flip_curve_proportions)
+    if not props or any(not 0.0 <= p <= 1.0 for p in props) or len(set(map(flip_setting, props))) != len(props):
+        raise SymtuneError(f"--flip-curve-proportions must be distinct numbers between 0 and 1, got {props}")
+    groups = _check_classes(task, cfg.k)
+    queries, qids = query_pool(task, cfg)
+    tmpls = templates_for(cfg)
+    labels = list(task.labels)
+    instruction = task.instruction if cfg.flip_instruction else None
+    new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+    items = []
+    for doc_id in qids:
+        q = queries[doc_id]
+        rng = _stream(cfg, "flipped", task, doc_id)
+        fmt = tmpls[rng.randrange(len(tmpls))]
+        exemplars = _draw_exemplars(task, groups, q, cfg.k, rng, cfg.split == "dev")
+        order = list(range(len(exemplars)))
+        rng.shuffle(order)
+        for p in sorted(props):
+            flip = set(order[:round(p * len(exemplars))])
+            pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
+            prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
+                                            lambda ps: render(fmt, ps, q, instruction).prompt,
+                                            labels, budget, new_tokens, 2)
+            n_flipped = sum(lab != labels[ex.label] for ex, lab in used)
+            items.append(Item("flip_curve", task.name, flip_setting(p), doc_id, prompt, labels, q.label,
+                              key=task.name,
+                              meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
+                                    "n_exemplars": len(used), "shortened": dropped > 0, "query_class": q.label,
+                                    "proportion": p, "n_flipped": n_flipped, "source": source_id(q),
+                                    "shown": _shown(used, labels)},
+                              max_new_tokens=new_tokens or None, n_tokens=n))
+    return items
+
+
+def k_setting(setting: str, k: int) -> str:
+    return f"{setting}@k{k}"
+
+
+def k_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item]:
+    """`labels` and `symbols` at each k of cfg.k_curve exemplars per class, for the split's queries.
+
+    Per query one draw of max(k) exemplars per class (shuffled) and one set of symbols; the prompt at
+    k keeps, per class, the first k of them in the drawn order, so the curve's points are nested.
+    """
+    from symtune.prompts import render
+
+    ks = sorted(set(cfg.k_curve))
+    if not ks or ks[0] < 1:
+        raise SymtuneError(f"--k-curve must list exemplar counts of at least 1, got {cfg.k_curve}")
+    groups = _check_classes(task, ks[-1])
+    queries, qids = query_pool(task, cfg)
+    tmpls = templates_for(cfg)
+    pool = eval_symbol_pool()
+    items = []
+    for doc_id in qids:
+        q = queries[doc_id]
+        rng = _stream(cfg, "k_curve", task, doc_id)
+        fmt = tmpls[rng.randrange(len(tmpls))]
+        drawn = _draw_exemplars(task, groups, q, ks[-1], rng, cfg.split == "dev")
+        symbols = pool.sample(task.num_classes, rng, tokenizer=tokenizer)
+        for k in ks:
+            seen: Counter = Counter()
+            exemplars = []
+            for ex in drawn:
+                if seen[ex.label] < k:
+                    seen[ex.label] += 1
+                    exemplars.append(ex)
+            for setting in K_CURVE_SETTINGS:
+                labels = list(task.labels) if setting == "labels" else symbols
+                pairs = [(ex, labels[ex.label]) for ex in exemplars]
+                new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+                prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
+                                                lambda ps: render(fmt, ps, q, None).prompt,
+                                                labels, budget, new_tokens, task.num_classes)
+                meta = {"template": fmt.id, "labels": labels, "instruction": False, "k": k,
+                        "n_exemplars": len(used), "shortened": dropped > 0, "query_class": q.label,
+                        "source": source_id(q), "shown": _shown(used, labels)}
+                if setting == "symbols":
+                    meta.update(_symbol_meta(labels))
+                items.append(Item("k_curve", task.name, k_setting(setting, k), doc_id, prompt, labels, q.label,
+                                  key=task.name, meta=meta, max_new_tokens=new_tokens or None, n_tokens=n))
     return items
 
 
@@ -372,9 +576,22 @@ def resolve_tasks(cfg: EvalConfig) -> list:
 def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item], dict]:
     """Every item of the configured suite(s) plus notes (skipped tasks, protocols)."""
     suites = ["icl", "flipped", "algorithmic"] if cfg.suite == "all" else [cfg.suite]
-    notes: dict = {"suites": suites}
+    suites += [s for s in cfg.extra_suites if s not in suites]
+    notes: dict = {}
+    if cfg.split == "dev":
+        if suites == ["algorithmic"]:
+            raise SymtuneError("the algorithmic suite has no dev split (its queries are fixed); use --split test")
+        if "algorithmic" in suites:
+            suites.remove("algorithmic")
+            notes["dev_skipped"] = ["algorithmic (no dev split: its queries are fixed)"]
+        notes["split"] = {"name": "dev", "queries": "exemplar split, no test query, never among its own exemplars",
+                          "limit": cfg.dev_limit, "settings": list(cfg.dev_settings),
+                          "seed_stream": f"{cfg.seed}|dev|<suite>|<task>|<doc_id>"}
+    else:
+        notes["split"] = {"name": "test", "queries": "query split", "limit": cfg.limit}
+    notes["suites"] = suites
     items: list[Item] = []
-    tasks = resolve_tasks(cfg) if any(s in ("icl", "flipped") for s in suites) else []
+    tasks = resolve_tasks(cfg) if any(s != "algorithmic" for s in suites) else []
     if "icl" in suites:
         for t in tasks:
             items += icl_items(t, cfg, tokenizer, budget)
@@ -387,6 +604,22 @@ def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item],
         notes["flipped_skipped_non_binary"] = skipped
         for t in binary:
             items += flipped_items(t, cfg, tokenizer, budget)
+    if cfg.permutation_control:
+        notes["perm_control"] = ("symbol-setting queries rescored with the class->symbol assignment permuted "
+                                 "(binary: swapped; else class c shows class c+1's symbol); suite perm_control")
+    for name, make in (("flip_curve", flip_curve_items), ("k_curve", k_curve_items)):
+        if name not in suites:
+            continue
+        chosen = [t for t in tasks if t.num_classes == 2] if name == "flip_curve" else tasks
+        if not chosen:
+            raise SymtuneError("the flip_curve suite needs binary tasks; none of the selected tasks has two classes")
+        if name == "flip_curve":
+            notes["flip_curve"] = {"proportions": sorted(cfg.flip_curve_proportions), "gold": "unchanged",
+                                   "skipped_non_binary": [t.name for t in tasks if t.num_classes != 2]}
+        else:
+            notes["k_curve"] = {"k": sorted(set(cfg.k_curve)), "settings": list(K_CURVE_SETTINGS)}
+        for t in chosen:
+            items += make(t, cfg, tokenizer, budget)
     if "algorithmic" in suites:
         items += list_functions_items(cfg, budget)
         items += simp_turing_items(cfg, budget)
