@@ -78,3 +78,19 @@ def test_dev_split_on_the_bundled_model(bundled_model_dir, tmp_path):
     fc = doc["curves"]["flip_curve"]["tasks"]["snips_weather_music"]
     assert fc["n"] == 2 and -1.5 <= fc["slope"] <= 1.5 and 0 <= fc["natural"] <= 1
     assert doc["diagnostics"]["flipped"]["flipped"]["snips_weather_music"]["copy_last"] is not None
+
+
+def test_bench_dev_eval_at_a_tiny_size(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dev_eval.py"
+    out = tmp_path / "bench"
+    res = subprocess.run([sys.executable, str(bench), "--model", tiny_model_dir, "--dtype", "float32",
+                          "--processes", "1", "--limit", "1", "--tasks", "snips_weather_music", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    fig = json.loads((out / "bench.json").read_text())
+    assert fig["prompts"] == 3 and fig["prompt_tokens"] > 0 and fig["wall_s"] > 0  # labels, symbols, flipped
+    assert fig["diagnostics_share_of_wall"] < 0.1
