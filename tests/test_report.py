@@ -51,6 +51,21 @@ def _paired_ci(setting: str) -> tuple[float, float]:
     return delta - half, delta + half
 
 
+def _clustered_ci(setting: str) -> tuple[float, float]:
+    """The clustered interval from the samples files (rows without meta.source are their own cluster)."""
+    from symtune.eval.stats import Unit, paired_interval
+
+    units = []
+    for task in _results(ST / "eval_base" / "results.json")["icl"][setting]:
+        def rows(folder):
+            return {r["doc_id"]: r for r in map(json.loads, (ST / folder / f"samples_icl_{task}.jsonl")
+                                                .read_text().splitlines()) if r["setting"] == setting}
+        rb, rt = rows("eval_base"), rows("eval_tuned")
+        units += [Unit(task, f"{task}{k}", float(rb[k]["pred"] == rb[k]["gold"]), float(rt[k]["pred"] == rt[k]["gold"]))
+                  for k in rb]
+    return paired_interval(units).ci
+
+
 def _table_rows(md: str) -> dict[str, list[str]]:
     rows = {}
     for line in md.splitlines():
@@ -86,10 +101,13 @@ def test_table1_numbers_match_fixtures(single):
     base, tuned = _results(ST / "eval_base" / "results.json"), _results(ST / "eval_tuned" / "results.json")
     for key, name in SETTINGS:
         b, t = _mean_acc(base, key), _mean_acc(tuned, key)
-        lo, hi = _paired_ci(key)
+        lo, hi = _clustered_ci(key)
         assert rows[name] == [name, f"{100 * b:.1f}", f"{100 * t:.1f}", f"{100 * (t - b):+.1f}",
                               f"[{100 * lo:+.1f}, {100 * hi:+.1f}]", "42.4"], rows[name]
-    assert "paired over queries" in md
+        # the fixture's queries share no source, so the bootstrap agrees with the normal paired interval
+        nlo, nhi = _paired_ci(key)
+        assert abs(lo - nlo) < 0.015 and abs(hi - nhi) < 0.015
+    assert "paired cluster bootstrap" in md
 
 
 def test_summary_table_markdown_alone():

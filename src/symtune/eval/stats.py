@@ -187,10 +187,10 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(1 - (1 - level) / 2)
 
 
-def cluster_of(row: dict) -> str:
+def cluster_of(row: dict, task: str | None = None) -> str:
     """A sample row's source item: meta.source, else the query itself (no clustering known)."""
     src = (row.get("meta") or {}).get("source")
-    return f"src:{src}" if src else f"row:{row.get('task')}:{row.get('doc_id')}"
+    return f"src:{src}" if src else f"row:{task or row.get('task')}:{row.get('key')}:{row.get('doc_id')}"
 
 
 def pair_rows(base_rows: list[dict], tuned_rows: list[dict], value: Callable[[dict], float | None],
@@ -219,5 +219,6 @@ def pair_rows(base_rows: list[dict], tuned_rows: list[dict], value: Callable[[di
         vb, vt = value(b), value(t)
         if vb is None or vt is None:
             return None
-        units.append(Unit(task or b.get("task") or "", cluster_of(b), float(vb), float(vt)))
+        name = task or b.get("task") or ""
+        units.append(Unit(name, cluster_of(b, name), float(vb), float(vt)))
     return units

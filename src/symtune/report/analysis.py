@@ -9,6 +9,11 @@ of the delta is computed per task and combined over tasks (the tasks are indepen
 * unpaired: otherwise the per-task standard errors come from the results' ci95 ((hi - lo) / 3.92, or the
   binomial sqrt(p (1 - p) / n) when ci95 is absent) and var_t = se_base^2 + se_tuned^2.
 The paired interval is narrower when base and tuned agree on most queries, as they usually do.
+
+* clustered (used whenever every task pairs): the paired cluster bootstrap of symtune.eval.stats over
+  source items (queries that show one utterance in several tasks count once), hulled with a
+  small-sample score guard; `Comparison.clusters` is reported next to `n_paired`. The two kinds
+  above remain the fallbacks when samples are missing or do not match.
 """
 
 from __future__ import annotations
@@ -122,6 +127,32 @@ def paired_differences(base: Eval, tuned: Eval, suite: str, setting: str, task: 
     return diffs
 
 
+def paired_units(base: Eval, tuned: Eval, suite: str, setting: str, task: str, metric: str,
+                 acc_base: float | None = None, acc_tuned: float | None = None) -> list | None:
+    """stats.Unit per query of one task and setting (0/1 correctness, clustered by meta.source), or
+    None when the samples do not pair or do not reproduce the results' accuracies."""
+    from symtune.eval.stats import pair_rows
+
+    rb, rt = base.samples(suite, task), tuned.samples(suite, task)
+    if not rb or not rt:
+        return None
+    rb = [r for r in rb if r.get("setting", setting) == setting]
+    rt = [r for r in rt if r.get("setting", setting) == setting]
+
+    def value(row):
+        c = _correct(row, metric)
+        return None if c is None else float(c)
+
+    units = pair_rows(rb, rt, value, task=task)
+    if not units:
+        return None
+    n = len(units)
+    for acc, got in ((acc_base, sum(u.base for u in units) / n), (acc_tuned, sum(u.tuned for u in units) / n)):
+        if acc is not None and abs(got - acc) > 1.0 / (2 * n):
+            return None
+    return units
+
+
 @dataclass
 class Comparison:
     """One setting of one run: base -> tuned over the tasks both evaluated."""
@@ -131,8 +162,10 @@ class Comparison:
     base_se: float | None = None  # standard error of the mean (for error bars)
     tuned_se: float | None = None
     ci: tuple[float, float] | None = None  # 95% interval of tuned - base
-    method: str = ""  # "paired" | "unpaired" | "mixed" | ""
+    method: str = ""  # "clustered" | "paired" | "unpaired" | "mixed" | ""
     n_paired: int = 0  # queries paired
+    clusters: int = 0  # distinct source items among them (method "clustered")
+    n_eff: float | None = None  # Kish effective number of clusters
     chance: float | None = None
     tasks: list[str] = field(default_factory=list)
     base_only: list[str] = field(default_factory=list)  # tasks left out of the delta
@@ -187,6 +220,21 @@ def compare(run: Run, suite: str, setting: str, metric: str = "acc", tasks: list
             if ev is not None and frac(ev.summary.get(setting)) is not None:
                 setattr(c, side, frac(ev.summary.get(setting)))
                 c.from_summary = True
+    if tb and tt and run.base is not None and run.tuned is not None:
+        all_units: list | None = []
+        for k in c.tasks:
+            u = paired_units(run.base, run.tuned, suite, setting, k, metric, task_acc(tb[k], metric),
+                             task_acc(tt[k], metric))
+            if u is None:
+                all_units = None
+                break
+            all_units += u
+        if all_units and c.delta is not None:
+            from symtune.eval.stats import paired_interval
+
+            iv = paired_interval(all_units)
+            c.ci, c.method, c.n_paired, c.clusters, c.n_eff = iv.ci, "clustered", iv.n, iv.clusters, iv.n_eff
+            return c
     if tb and tt:
         variances, kinds = [], set()
         for k in c.tasks:

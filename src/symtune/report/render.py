@@ -161,7 +161,12 @@ def table1(runs: list[Run], metric: str = "acc") -> tuple[Table, list[str]]:
         bits = []
         if n_tasks:
             bits.append(f"mean over {'/'.join(map(str, n_tasks))} tasks")
-        if methods == ["paired"]:
+        if methods == ["clustered"]:
+            sizes = ", ".join(f"{k} {c.n_paired}/{c.clusters}" for (k, *_), c in zip(SETTING_ROWS, cs) if c.n_paired)
+            bits.append("Δ interval: paired cluster bootstrap over source items (a query's base and tuned answers "
+                        "together; an utterance shared by several tasks counts once), hulled with a small-sample "
+                        f"score guard; queries/clusters per setting: {sizes}")
+        elif methods == ["paired"]:
             n = max(c.n_paired for c in cs)
             bits.append(f"Δ interval paired over queries (same prompt_hash in base and tuned samples, "
                         f"up to {n} queries per setting)")
