@@ -403,7 +403,7 @@ def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[I
         order = list(range(len(exemplars)))
         rng.shuffle(order)
         for p in sorted(props):
-            flip = set(order[:round(p * len(exemplars))])
+            flip = set(order[:int(p * len(exemplars) + 0.5)])  # round half up: monotone in p
             pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
             prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
                                             lambda ps: render(fmt, ps, q, instruction).prompt,

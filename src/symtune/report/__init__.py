@@ -5,7 +5,8 @@
     print(summary_table_markdown(["runs/st"]))   # the Table-1 analogue alone (for the README)
 
 Modules: load.py (tolerant run-folder reader), analysis.py (means, deltas, 95% intervals),
-plots.py (matplotlib figures as PNG bytes), render.py (Markdown + HTML).
+plots.py (matplotlib figures as PNG bytes), render.py (Markdown + HTML); measures.py, measure_plots.py and
+measure_blocks.py: the measurement section (clustered intervals, diagnostics, permutation control, curves).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from symtune.report.load import Run, load_run, load_runs
 
 # every PNG the report may write (stale ones from an earlier report are removed)
 PNG_NAMES = ("icl_settings.png", "flipped.png", "list_functions.png", "simp_turing_concept.png", "loss.png",
-             "data_exemplars.png")
+             "data_exemplars.png", "flip_curve.png", "k_curve.png")
 
 
 def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: str = "acc") -> dict:

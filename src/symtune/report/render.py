@@ -501,6 +501,10 @@ def document(runs: list[Run], metric: str = "acc") -> list:
     else:
         b.append(Para("No Simple Turing Concepts results."))
 
+    from symtune.report.measure_blocks import measurement_blocks
+
+    b += measurement_blocks(runs, metric)
+
     b.append(Heading(2, "Training"))
     b += _training_section(runs)
     b.append(Heading(2, "Tuning data"))
