@@ -38,7 +38,8 @@ def count(args) -> dict:
     from symtune.eval.runner import prepare
 
     out = {}
-    for name, kw in (("dev", {"suite": "all", "split": "dev", "dev_limit": args.limit}), ("test_icl", {"suite": "icl"})):
+    runs = (("dev", {"suite": "all", "split": "dev", "dev_limit": args.limit}), ("test_icl", {"suite": "icl"}))
+    for name, kw in runs:
         cfg = EvalConfig(model=args.model, tasks=args.tasks.split(",") if args.tasks else [], **kw)
         items, *_ = prepare(cfg)
         out[name] = {"prompts": len(items), "prompt_and_answer_tokens": sum(it.n_tokens for it in items)}

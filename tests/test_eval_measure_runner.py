@@ -43,7 +43,8 @@ def test_dev_run_with_controls_and_curves(tiny_model_dir, tmp_path):
     assert set(fc["tasks"]) == {"snips_weather_music"} and set(fc["mean"]) == {"0", "0.25", "0.5", "0.75", "1"}
     # flipped accuracy beside natural accuracy on the same queries; the 100% prompt is the paper's
     paper = {r["doc_id"]: r for r in _rows(tmp_path / "dev" / "samples_flipped_snips_weather_music.jsonl")}
-    full = [r for r in _rows(tmp_path / "dev" / "samples_flip_curve_snips_weather_music.jsonl") if r["setting"] == "p1.00"]
+    curve = _rows(tmp_path / "dev" / "samples_flip_curve_snips_weather_music.jsonl")
+    full = [r for r in curve if r["setting"] == "p1.00"]
     assert all(r["prompt_hash"] == paper[r["doc_id"]]["prompt_hash"] for r in full)
     assert fc["flipped_paper"] == pytest.approx(doc["results"]["flipped"]["flipped"]["snips_weather_music"]["acc"])
     assert doc["curves"]["k_curve"]["symbols"]["k"] == [1, 2]

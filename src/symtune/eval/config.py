@@ -24,7 +24,8 @@ class EvalConfig:
     model: str = opt("smollm2-135m", "Model: bundled preset name, local folder or Hub id.")
     adapter: str | None = opt(None, "LoRA adapter folder (from `symtune train`), merged into the model for eval.")
     suite: str = opt("icl", "Which suite: icl (4 settings), flipped (binary tasks, flipped labels), "
-                     "algorithmic (List Functions + Simple Turing Concepts) or all.", choices=SUITES)
+                     "algorithmic (List Functions + Simple Turing Concepts), all (those three), or one opt-in curve "
+                     "alone: flip_curve or k_curve (see --extra-suites).", choices=SUITES)
     tasks: list[str] = opt([], "Held-out tasks by name (or default-eval / all-eval); empty = the default eval tasks.")
     task_file: str | None = opt(None, "Evaluate a user data file (CSV/JSONL/Parquet) instead of named tasks.")
     task_config: str | None = opt(None, "Take eval tasks from a task config: 'paper' (the paper's 11 Hub datasets, "

@@ -110,11 +110,24 @@ def diagnostics_summary(ev: Eval | None, metric: str = "acc") -> dict:
 
 
 # ---------------------------------------------------------------- permutation control
+def _balanced(orig: list[dict], perm: list[dict], task: str, metric: str) -> dict:
+    """(task, doc_id) -> (cluster, mean correctness over both assignments, prompt hash) per query."""
+    by_doc = {r["doc_id"]: r for r in orig}
+    out = {}
+    for r in perm:
+        o = by_doc.get(r["doc_id"])
+        if o is not None:
+            v = (float(prediction(o, metric) == o["gold"]) + float(prediction(r, metric) == r["gold"])) / 2
+            out[(task, r["doc_id"])] = (cluster_of(o, task), v, o.get("prompt_hash"))
+    return out
+
+
 def perm_summary(run: Run, metric: str = "acc") -> dict:
-    """setting -> {"base": means, "tuned": means, "delta_balanced": (iv, naive) or None}."""
+    """setting -> {"base": task means, "tuned": ..., "delta_balanced": (iv, naive) or None}."""
     out: dict = {}
     settings = sorted({s for ev in (run.base, run.tuned) if ev is not None
                        for s in (ev.results.get("perm_control") or {})})
+    keys = ("acc_original", "acc_permuted", "acc_balanced", "same_class", "same_symbol")
     for setting in settings:
         entry: dict = {}
         balanced: dict = {}
@@ -123,20 +136,13 @@ def perm_summary(run: Run, metric: str = "acc") -> dict:
                 continue
             per_task = {}
             for task in _tasks(ev, "perm_control", setting):
-                orig = _rows(ev, "icl", task, setting)
-                perm = _rows(ev, "perm_control", task, setting)
+                orig, perm = _rows(ev, "icl", task, setting), _rows(ev, "perm_control", task, setting)
                 d = perm_control(orig, perm, metric)
                 if d:
                     per_task[task] = d
-                    by_doc = {r["doc_id"]: r for r in orig}
-                    for r in perm:
-                        o = by_doc.get(r["doc_id"])
-                        if o is not None:
-                            v = (float(prediction(o, metric) == o["gold"]) + float(prediction(r, metric) == r["gold"])) / 2
-                            balanced.setdefault(side, {})[(task, r["doc_id"])] = (cluster_of(o, task), v, o["prompt_hash"])
+                    balanced.setdefault(side, {}).update(_balanced(orig, perm, task, metric))
             if per_task:
-                entry[side] = {k: _mean([d[k] for d in per_task.values()])
-                               for k in ("acc_original", "acc_permuted", "acc_balanced", "same_class", "same_symbol")}
+                entry[side] = {k: _mean([d[k] for d in per_task.values()]) for k in keys}
                 entry[side]["n"] = sum(d["n"] for d in per_task.values())
         b, t = balanced.get("base", {}), balanced.get("tuned", {})
         if b and t and set(b) == set(t) and all(b[k][2] == t[k][2] for k in b):
