@@ -13,10 +13,6 @@ SPLITS = ("test", "dev")
 ICL_SETTINGS = ("instr+labels", "labels", "instr+symbols", "symbols")
 SCORINGS = ("rank", "generate")
 
-# Fields added after eval folders were first written: hashed only when not at their default, so
-# an older folder with the default behaviour keeps its config hash (and resumes).
-LATER_FIELDS = ("split", "dev_limit", "dev_settings", "permutation_control", "extra_suites",
-                "flip_curve_proportions", "k_curve")
 
 
 @dataclass

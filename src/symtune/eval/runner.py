@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from symtune.errors import SymtuneError
-from symtune.eval.config import LATER_FIELDS, EvalConfig
+from symtune.eval.config import EvalConfig
 from symtune.eval.metrics import aggregate
 from symtune.eval.suites import Budget, Item, build_items
 
@@ -63,8 +63,7 @@ def config_hash(cfg: EvalConfig) -> str:
     from symtune.config import hashed
     from symtune.provenance import stable_hash
 
-    defaults = EvalConfig()
-    return stable_hash({k: v for k, v in hashed(cfg).items() if not (k in LATER_FIELDS and v == getattr(defaults, k))})
+    return stable_hash(hashed(cfg))
 
 
 def samples_name(suite: str, task: str) -> str:
