@@ -175,10 +175,57 @@ def load_model(model: str, dtype: str = "float32", adapter: str | None = None, t
     return m
 
 
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def check_adapter(adapter: str | Path, check_weights: bool = True) -> dict:
+    """Check a LoRA adapter folder before any model is loaded; returns its adapter_config.json.
+
+    One-line errors name the missing or damaged file: no folder, no or unparsable adapter_config.json,
+    no weights file, a truncated safetensors file, non-finite weights (a diverged run)."""
+    import json
+
+    ap = Path(adapter)
+    if not ap.is_dir():
+        raise SymtuneError(f"adapter folder {ap} does not exist; pass the --out folder of `symtune train`")
+    cfg_path = ap / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a LoRA folder written by "
+                           "`symtune train --method lora` (for a full fine-tune pass it as --model)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SymtuneError(f"{cfg_path} is damaged ({str(e).splitlines()[0]}); retrain the adapter or restore "
+                           "the file") from None
+    if not isinstance(cfg, dict):
+        raise SymtuneError(f"{cfg_path} does not hold a JSON object; retrain the adapter or restore the file")
+    weights = next((ap / w for w in ADAPTER_WEIGHTS if (ap / w).is_file()), None)
+    if weights is None:
+        raise SymtuneError(f"adapter folder {ap} has no {ADAPTER_WEIGHTS[0]} (weights file); pass a complete "
+                           "folder written by `symtune train --method lora`")
+    if check_weights and weights.suffix == ".safetensors":
+        import torch
+        from safetensors import safe_open
+
+        bad = None
+        try:
+            with safe_open(str(weights), framework="pt") as fh:
+                for key in fh.keys():
+                    if not torch.isfinite(fh.get_tensor(key)).all():
+                        bad = key
+                        break
+        except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for damaged files
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise SymtuneError(f"{weights} is damaged ({msg}); retrain the adapter or restore the file") from None
+        if bad is not None:
+            raise SymtuneError(f"adapter {ap} holds non-finite weights (NaN or inf, e.g. in {bad}); its training "
+                               "diverged, so retrain it (lower --lr, check --weight-decay / --max-grad-norm)")
+    return cfg
+
+
 def apply_adapter(model, adapter: str, merge: bool = True):
     ap = Path(adapter)
-    if not (ap / "adapter_config.json").is_file():
-        raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a folder written by `symtune train --method lora`")
+    check_adapter(ap)
     from peft import PeftModel
 
     try:

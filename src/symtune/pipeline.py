@@ -114,7 +114,7 @@ def run_data(dcfg, stage_dir: Path) -> None:
     from symtune.data.run import build_dataset, stats_path
 
     out = stage_dir / "data.jsonl"
-    build_dataset(dcfg, out)
+    build_dataset(dcfg, out, overwrite=True)  # the stage folder is ours: a rerun replaces its data
     stats_path(out).replace(stage_dir / "stats.json")
 
 

@@ -53,11 +53,49 @@ def text_hash(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
+def temp_prefix(path: Path) -> str:
+    """Prefix of the temporary files written beside `path`; it carries our pid, so a later run can tell
+    a file left by a killed writer (pid gone) from one another process is still writing."""
+    return f".{Path(path).name}.{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete temporary files beside `path` left by writers that no longer run (kill -9, power loss)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    head = "." + path.name + "."
+    for f in path.parent.iterdir():
+        name = f.name
+        if not (name.startswith(head) and name.endswith(".tmp")):
+            continue
+        pid_part = name[len(head):].split("-", 1)[0]
+        if not pid_part.isdigit() or int(pid_part) == os.getpid() or _pid_alive(int(pid_part)):
+            continue
+        try:
+            f.unlink()
+            removed.append(f)
+        except OSError:
+            pass
+    return removed
+
+
 def _atomic_write(path: Path, write, binary: bool = False) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path` (never half-written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as fh:
             write(fh)

@@ -30,7 +30,7 @@ LABEL_MODE = {"none": "symbols", "natural-labels": "natural", "random-labels": "
 
 # stage -> fields the run sets (and what to set instead)
 WIRED = {
-    "data": {"model": "model", "seed": "seed", "label_mode": "control"},
+    "data": {"model": "model", "seed": "seed", "label_mode": "control", "force": "--force"},
     "train": {"model": "model", "seed": "seed", "data": "(the data stage's rows)", "out": "--out",
               "resume": "(automatic)"},
     "eval": {"model": "model", "seed": "seed", "adapter": "(the trained adapter)", "force": "--force"},

@@ -125,6 +125,8 @@ class SymbolPool:
         and (with max_tokens) each is at most that many tokens. Resamples until true."""
         if n > len(self):
             raise SymtuneError(f"cannot draw {n} distinct symbols from a pool of {len(self)}; raise the pool size")
+        if max_tokens is not None and max_tokens < 1:
+            raise SymtuneError(f"max_symbol_tokens must be at least 1 (a symbol is one token or more), got {max_tokens}")
         out: list[str] = []
         ids: list[tuple[int, ...]] = []
         tries = 0
@@ -133,7 +135,7 @@ class SymbolPool:
             if tries > max_tries:
                 raise SymtuneError(
                     f"could not draw {n} prefix-free symbols within {max_tries} tries"
-                    + (f" with at most {max_tokens} tokens each; raise max_symbol_tokens" if max_tokens else ""))
+                    + (f" with at most {max_tokens} tokens each; raise max_symbol_tokens" if max_tokens is not None else ""))
             s = self.draw_one(rng)
             if s in out:
                 continue

@@ -33,7 +33,10 @@ def run(args) -> int:
     from symtune.eval import evaluate
     from symtune.eval.runner import format_summary
 
+    from symtune.paths import check_output
+
     cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))
+    check_output(args.out, kind="folder", option="--out")  # before any model is loaded
     doc = evaluate(cfg, args.out)
     if doc is not None and not runtime.in_child():
         print(format_summary(doc))

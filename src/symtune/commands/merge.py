@@ -13,7 +13,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    import json
     import os
     import shutil
     import tempfile
@@ -23,15 +22,16 @@ def run(args) -> int:
     from symtune.errors import SymtuneError
     from symtune.provenance import provenance, write_json_atomic
 
+    from symtune.models import check_adapter
+    from symtune.paths import check_output
+
     ap = Path(args.adapter)
     cfg_path = ap / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a folder written by "
-                           "`symtune train --method lora`")
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    out = check_output(args.out, kind="folder", option="--out")
+    if out.exists() and any(out.iterdir()):
         raise SymtuneError(f"output folder {out} exists and is not empty; choose a new --out")
-    base = args.model or json.loads(cfg_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    adapter_cfg = check_adapter(ap)  # missing or damaged files: one line before any model is loaded
+    base = args.model or adapter_cfg.get("base_model_name_or_path")
     if not base:
         raise SymtuneError(f"{cfg_path} names no base_model_name_or_path; pass --model")
 

@@ -30,7 +30,13 @@ def run(args) -> int:
         labels = [x.strip() for x in args.labels.split(",")]
         if any(not x for x in labels):
             raise SymtuneError(f"report: --labels {args.labels!r} has an empty label; give names like A,B")
-    res = build_report(args.dirs, out=args.out, labels=labels, metric=args.metric)
+    from pathlib import Path
+
+    from symtune.paths import check_output
+
+    out = args.out or (Path(args.dirs[0]) / "report" if len(args.dirs) == 1 else Path("report"))
+    check_output(out, kind="folder", option="--out")
+    res = build_report(args.dirs, out=out, labels=labels, metric=args.metric)
     print(f"report: {res['md']} and {res['html']} ({len(res['pngs'])} figures) for "
           + ", ".join(r.label for r in res["runs"]))
     for r in res["runs"]:

@@ -63,6 +63,9 @@ def run(args) -> int:
 
     from symtune.pipeline import run_pipeline, stage_hashes
 
+    from symtune.paths import check_output
+
+    check_output(args.out, kind="folder", option="--out")
     cfg = resolve(args)
     if args.dry_run:
         print(json.dumps({"config": dataclasses.asdict(cfg), "stage_hashes": stage_hashes(cfg, Path(args.out))},

@@ -22,8 +22,12 @@ def run(args) -> int:
 
     if args.n < 1:
         raise SymtuneError("-n must be at least 1")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise SymtuneError(f"--max-tokens must be at least 1 (a symbol is one token or more), got {args.max_tokens}")
+    if args.pool_size is not None and args.pool_size < 1:
+        raise SymtuneError(f"--pool-size must be at least 1, got {args.pool_size}")
     tok = None
-    if args.model or args.max_tokens:
+    if args.model or args.max_tokens is not None:
         from symtune.models import load_tokenizer
 
         tok = load_tokenizer(args.model or "smollm2-135m")

@@ -38,7 +38,11 @@ def run(args) -> int:
     from symtune import runtime
     from symtune.train import train
 
+    from symtune.paths import check_output
+
     cfg = resolve(args)
+    if cfg.out:
+        check_output(cfg.out, kind="folder", option="--out")  # before ~20 s of setup
     meta = train(cfg)
     if meta.get("status") == "complete" and not runtime.in_child():
         t = meta.get("timings", {})

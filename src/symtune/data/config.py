@@ -32,3 +32,5 @@ class DataConfig:
     text_col: str = opt("text", "Text column of --task-files.")
     text_pair_col: str | None = opt(None, "Optional second-text column of --task-files (sentence pairs).")
     label_col: str = opt("label", "Label column of --task-files.")
+    force: bool = opt(False, "Overwrite an existing --out file (and its .stats.json); an input file is never overwritten.",
+                      runtime=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -68,29 +69,84 @@ def stats_path(out: Path) -> Path:
     return out.with_name(out.stem + ".stats.json")
 
 
-def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bool = True) -> dict:
-    """Write `out` (JSONL) and `<stem>.stats.json` (config, provenance, statistics). Returns stats."""
+def check_output_path(cfg: DataConfig, out: str | Path, config_file: str | None = None,
+                      overwrite: bool | None = None) -> Path:
+    """Refuse, before any work: an --out that is an input (task file, task config, config file), an
+    existing --out without --force, and a location that cannot be written. Returns out as a Path."""
+    from symtune.paths import check_not_input, check_output
+
+    out = check_output(out, kind="file", option="--out")
+    stats = stats_path(out)
+    check_output(stats, kind="file", option="--out (its .stats.json)")
+    task_config = cfg.task_config if cfg.task_config not in (None, "paper", "bundled") else None
+    inputs = [*cfg.task_files, task_config, config_file]
+    check_not_input(out, inputs)
+    check_not_input(stats, inputs, option="--out (its .stats.json)")
+    if not (cfg.force if overwrite is None else overwrite):
+        for p in (out, stats):
+            if p.exists():
+                raise SymtuneError(f"{p} already exists; pass --force to overwrite it or choose a new --out")
+    return out
+
+
+def _check_runtime(cfg: DataConfig) -> None:
+    if cfg.workers < 1:
+        raise SymtuneError(f"--workers must be at least 1, got {cfg.workers}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt while building, so the temporary file is removed on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("terminated")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bool = True,
+                  overwrite: bool | None = None, config_file: str | None = None) -> dict:
+    """Write `out` (JSONL) and `<stem>.stats.json` (config, provenance, statistics). Returns stats.
+
+    An existing `out` is replaced only with `overwrite` (default: cfg.force); an input file never is."""
     from tqdm.auto import tqdm
 
-    out = Path(out)
+    from symtune.provenance import remove_stale_temps, temp_prefix
+
+    out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
+    _check_runtime(cfg)
     builder = make_builder(cfg, tokenizer)
     stats = Stats()
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + out.name + ".", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
-            for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
-                fh.write(line + "\n")
-                stats.add_meta(meta)
-                bar.update(1)
-            bar.close()
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    remove_stale_temps(out)  # left by a run killed with SIGKILL
+    remove_stale_temps(stats_path(out))
+    with _sigterm_as_interrupt():
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out), suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
+                for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
+                    fh.write(line + "\n")
+                    stats.add_meta(meta)
+                    bar.update(1)
+                bar.close()
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; data is meant to be shared
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     summary = stats.as_dict()
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     from dataclasses import asdict

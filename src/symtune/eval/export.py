@@ -29,8 +29,10 @@ def export_lm_eval(cfg: EvalConfig, out_dir: str | Path) -> dict:
     from symtune.eval.runner import prepare
     from symtune.provenance import text_hash, write_jsonl_atomic, write_text_atomic
 
+    from symtune.paths import check_output
+
+    out = check_output(out_dir, kind="folder", option="--out")
     items, notes, tok, encoder, max_len, model_path = prepare(cfg)  # all errors before writing
-    out = Path(out_dir)
     groups: dict = defaultdict(list)
     for it in items:
         groups[(it.suite, it.setting, it.task)].append(it)

@@ -81,13 +81,12 @@ def check_inputs(cfg: EvalConfig) -> str:
         raise SymtuneError(f"--max-length must be at least 8, got {cfg.max_length}")
     if cfg.suite in ("algorithmic",) and (cfg.tasks or cfg.task_file):
         raise SymtuneError("--tasks/--task-file do not apply to the algorithmic suite; use --suite icl, flipped or all")
+    if cfg.threads is not None and cfg.threads < 0:
+        raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
     if cfg.adapter:
-        ap = Path(cfg.adapter)
-        if not ap.is_dir():
-            raise SymtuneError(f"adapter folder {ap} does not exist; pass the --out folder of `symtune train`")
-        if not (ap / "adapter_config.json").is_file():
-            raise SymtuneError(f"adapter folder {ap} has no adapter_config.json; pass a LoRA folder written by "
-                               "`symtune train --method lora` (for a full fine-tune pass it as --model)")
+        from symtune.models import check_adapter
+
+        check_adapter(cfg.adapter)
     return resolve_model(cfg.model)
 
 
@@ -181,6 +180,19 @@ def _row(it: Item, sc) -> dict:
     return row
 
 
+def _refuse_non_finite(cfg: EvalConfig, rows: list[dict]) -> None:
+    """A NaN/inf log-prob is no score: stop before it is stored or averaged into an accuracy."""
+    import math
+
+    for r in rows:
+        if any(not math.isfinite(x) for x in (r.get("logprobs") or [])):
+            what = f"model {cfg.model}" + (f" with adapter {cfg.adapter}" if cfg.adapter else "")
+            hint = ("the adapter's training probably diverged; retrain it" if cfg.adapter
+                    else "try --dtype float32, or check the model's weights")
+            raise SymtuneError(f"{what} gives non-finite log-probs (e.g. {r['suite']}/{r['task']}/{r['setting']} "
+                               f"query {r['doc_id']}: {r['logprobs']}); no results written: {hint}")
+
+
 def score_items(scorer, items: list[Item], scoring: str, progress=None) -> list[dict]:
     """Rows for items (classification: rank [+ generate]; open-ended: generate)."""
     from symtune.eval.scoring import Request
@@ -208,10 +220,12 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     from symtune.models import load_model
     from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
 
+    from symtune.paths import check_output
+
     t0 = time.perf_counter()
+    out = check_output(out_dir, kind="folder", option="--out")
     dist = Dist()
     threads = set_threads(cfg.threads, dist.world)
-    out = Path(out_dir)
     items, notes, tok, encoder, max_len, model_path = prepare(cfg)
     keys = [(it.suite, it.task, it.setting, it.doc_id) for it in items]
     if len(set(keys)) != len(keys):  # pragma: no cover - a builder bug
@@ -267,6 +281,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
         mine = chunk[dist.rank::dist.world]
         rows = score_items(scorer, mine, cfg.scoring, progress=lambda n: bar.update(n * dist.world))
         gathered = dist.gather(rows)
+        _refuse_non_finite(cfg, [r for part in gathered for r in part])  # every rank sees the same rows
         if dist.main:
             _append_rows(out, [r for part in gathered for r in part])
         n_chunks += 1

@@ -218,9 +218,19 @@ def _draw_exemplars(task, groups, query, k: int, rng: random.Random, strict: boo
         picks = rng.sample(range(len(g)), min(len(g), k + 1))
         chosen = [g[i] for i in picks if g[i] != query][:k]  # never the query itself (RAFT-style splits)
         if len(chosen) < k:
-            raise SymtuneError(
-                f"task {task.name}: class '{task.labels[c]}' has fewer than k={k} exemplars other than the "
-                "query; lower --k or add examples of that class")
+            # Several copies of the query's text were drawn: top up from the examples that differ from
+            # it (only here, so the usual draw and its prompts stay as they were).
+            taken = {i for i in picks if g[i] != query}
+            usable = [i for i in range(len(g)) if g[i] != query and i not in taken]
+            need = k - len(chosen)
+            if len(usable) < need:
+                copies = sum(ex == query for ex in g)
+                raise SymtuneError(
+                    f"task {task.name}: class '{task.labels[c]}' has {len(g)} examples in split "
+                    f"'{task.exemplar_split}', but {copies} are copies of query text {query.text[:40]!r}, "
+                    f"leaving {len(g) - copies} usable exemplars, fewer than k={k}; lower --k or remove "
+                    "the duplicates")
+            chosen += [g[i] for i in rng.sample(usable, need)]
         exemplars += chosen
     rng.shuffle(exemplars)
     return exemplars

@@ -29,8 +29,11 @@ def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: st
     """
     from symtune.report.render import document, images, to_html, to_markdown
 
+    from symtune.paths import check_output
+
     runs = load_runs(run_dirs, labels)
     out = Path(out) if out else (runs[0].path / "report" if len(runs) == 1 else Path("report"))
+    check_output(out, kind="folder", option="--out")
     blocks = document(runs, metric)
     pngs = images(blocks)
     for img in pngs:

@@ -185,6 +185,10 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
 
 def _check(run: Run) -> Run:
     if not run.has_results:
+        damaged = [m for m in run.missing if "unreadable" in m or "does not hold" in m or "has no 'results'" in m]
+        if damaged:
+            raise SymtuneError(f"report: {run.path} holds no readable results: {'; '.join(damaged)}; "
+                               "restore the file or rerun the stage that writes it")
         raise SymtuneError(
             f"report: {run.path} holds no results (no eval_base/ or eval_tuned/results.json, train/log.jsonl "
             "or data/stats.json); pass a folder written by `symtune run`"

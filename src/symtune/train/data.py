@@ -53,11 +53,18 @@ def load_rows(path: str) -> list[dict]:
     if not path:
         raise SymtuneError("no training data given; pass --data FILE.jsonl (rows written by `symtune data`)")
     p = Path(path)
+    if p.is_dir():
+        raise SymtuneError(f"data file {p} is a folder; pass a JSONL file written by `symtune data`")
     if not p.is_file():
         raise SymtuneError(f"data file {p} does not exist; pass a JSONL file written by `symtune data`")
     rows = []
-    with open(p, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
+    with open(p, "rb") as fh:
+        for i, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if i == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise SymtuneError(f"{p}:{i}: not UTF-8 (byte {e.start} of the line); re-save the file as UTF-8 "
+                                   "(e.g. iconv -f latin1 -t utf-8) or rebuild it with `symtune data`") from None
             if not line.strip():
                 continue
             try:
