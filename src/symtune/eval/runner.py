@@ -224,6 +224,8 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
 
     t0 = time.perf_counter()
     out = check_output(out_dir, kind="folder", option="--out")
+    if cfg.threads is not None and cfg.threads < 0:  # before torch sees it
+        raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
     dist = Dist()
     threads = set_threads(cfg.threads, dist.world)
     items, notes, tok, encoder, max_len, model_path = prepare(cfg)
