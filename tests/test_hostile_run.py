@@ -1,7 +1,8 @@
 """Issue 13 through `symtune run`: items 2 (resume in the train stage), 11 (Ctrl-C exits 130 with
 "interrupted; rerun to resume") and 12 (the whole config is validated before any stage starts).
 
-Items 11 and 12 are the lead's pipeline redesign; they are marked xfail until it lands."""
+The run-level parts of items 11 and 12 came with the lead's in-process pipeline (issue 10); these tests
+keep them fixed."""
 
 import json
 from pathlib import Path
@@ -10,14 +11,12 @@ import pytest
 
 from symtune.cli import main
 
-LEAD = pytest.mark.xfail(reason="lead's pipeline redesign (issue 13 items 11, 12)", strict=False)
-
-
 def _run(tiny, out, *extra):
-    return ["run", "--preset", "quick", "--model", tiny, "--tune-tasks", "multiemo_pn", "--n-prompts", "8",
-            "--min-exemplars", "1", "--max-exemplars", "2", "--data-max-length", "256", "--steps", "3",
-            "--batch-size", "2", "--train-dtype", "float32", "--suite", "icl", "--eval-tasks", "snips_weather_music",
-            "--k", "1", "--limit", "2", "--eval-dtype", "float32", "--out", str(out), *extra]
+    return ["run", "--preset", "quick", "--model", tiny, "--data.tasks", "multiemo_pn", "--data.n_prompts", "8",
+            "--data.min_exemplars", "1", "--data.max_exemplars", "2", "--data.max_length", "256",
+            "--train.steps", "3", "--train.batch_size", "2", "--train.dtype", "float32", "--train.max_length", "256",
+            "--eval.suite", "icl", "--eval.tasks", "snips_weather_music", "--eval.k", "1", "--eval.limit", "2",
+            "--eval.dtype", "float32", "--no-cache", "--out", str(out), *extra]
 
 
 def _interrupt_after_training(monkeypatch):
@@ -52,17 +51,17 @@ def test_run_resumes_the_train_stage_to_the_same_adapter(tiny_model_dir, tmp_pat
     assert not (out / "train" / "checkpoints" / "checkpoint-4").exists()
 
 
-@LEAD
 def test_ctrl_c_in_run_exits_130_and_says_rerun(tiny_model_dir, tmp_path, monkeypatch, capsys):
     _interrupt_after_training(monkeypatch)
     rc = main(_run(tiny_model_dir, tmp_path / "run", "--stop-after", "train"))
     err = capsys.readouterr().err
-    assert rc == 130 and "interrupted; rerun to resume" in err and "exit code 130" not in err
+    assert rc == 130 and "interrupted; rerun the same command to resume" in err and "exit code 130" not in err
 
 
-@LEAD
-@pytest.mark.parametrize("flag, value, needle", [("--steps", "0", "steps"), ("--limit", "0", "limit"),
-                                                 ("--lr", "nan", "lr"), ("--k", "0", "k")])
+@pytest.mark.parametrize("flag, value, needle", [("--train.steps", "0", "steps"), ("--eval.limit", "0", "limit"),
+                                                 ("--train.lr", "nan", "lr"), ("--eval.k", "0", "k"),
+                                                 ("--train.weight_decay", "-5", "weight_decay"),
+                                                 ("--eval.threads", "-1", "threads")])
 def test_run_validates_every_stage_before_the_first(flag, value, needle, tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(_run(tiny_model_dir, out, flag, value)) == 2

@@ -54,11 +54,6 @@ class RowBuilder:
             raise SymtuneError(f"exemplars per class must satisfy 1 <= min_exemplars ({cfg.min_exemplars}) <= max_exemplars ({cfg.max_exemplars})")
         if not 0.0 <= cfg.symbol_fraction <= 1.0:
             raise SymtuneError(f"symbol_fraction must be in [0, 1], got {cfg.symbol_fraction}")
-        if cfg.task_cap < 1:
-            raise SymtuneError(f"--task-cap must be at least 1 (a task weighs min(#examples, cap)), got {cfg.task_cap}")
-        if cfg.max_symbol_tokens is not None and cfg.max_symbol_tokens < 1:
-            raise SymtuneError(f"--max-symbol-tokens must be at least 1 (a symbol is one token or more), "
-                               f"got {cfg.max_symbol_tokens}; leave it unset for no cap")
         if not tasks:
             raise SymtuneError("no tuning tasks selected; pass --tasks or use the default mixture")
         self.cfg = cfg

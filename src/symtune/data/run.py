@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
@@ -53,6 +52,13 @@ def check_config(cfg: DataConfig) -> list:
         raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
     if cfg.max_length < 16:
         raise SymtuneError(f"--max-length {cfg.max_length} is too small; use at least a few hundred tokens")
+    if cfg.workers < 1:
+        raise SymtuneError(f"--workers must be at least 1, got {cfg.workers}")
+    if cfg.task_cap < 1:
+        raise SymtuneError(f"--task-cap must be at least 1 (a task weighs min(#examples, cap)), got {cfg.task_cap}")
+    if cfg.max_symbol_tokens is not None and cfg.max_symbol_tokens < 1:
+        raise SymtuneError(f"--max-symbol-tokens must be at least 1 (a symbol is one token or more), "
+                           f"got {cfg.max_symbol_tokens}; leave it unset for no cap")
     return resolve_tasks(cfg)
 
 
@@ -89,31 +95,6 @@ def check_output_path(cfg: DataConfig, out: str | Path, config_file: str | None 
     return out
 
 
-def _check_runtime(cfg: DataConfig) -> None:
-    if cfg.workers < 1:
-        raise SymtuneError(f"--workers must be at least 1, got {cfg.workers}")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt while building, so the temporary file is removed on the way out."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt("terminated")
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bool = True,
                   overwrite: bool | None = None, config_file: str | None = None) -> dict:
     """Write `out` (JSONL) and `<stem>.stats.json` (config, provenance, statistics). Returns stats.
@@ -121,17 +102,18 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     An existing `out` is replaced only with `overwrite` (default: cfg.force); an input file never is."""
     from tqdm.auto import tqdm
 
+    from symtune import runtime
     from symtune.provenance import remove_stale_temps, temp_prefix
 
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
-    _check_runtime(cfg)
     builder = make_builder(cfg, tokenizer)
     stats = Stats()
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # left by a run killed with SIGKILL
     remove_stale_temps(stats_path(out))
-    with _sigterm_as_interrupt():
+    previous = runtime.install_signal_handlers()  # SIGTERM too must remove the temporary file
+    try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out), suffix=".tmp", dir=out.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -147,6 +129,8 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+    finally:
+        runtime.restore_signal_handlers(previous)
     summary = stats.as_dict()
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     from dataclasses import asdict

@@ -218,9 +218,8 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     """Run the configured evaluation; returns the results dict on rank 0 (None on other ranks)."""
     from symtune.eval.scoring import Scorer, set_threads
     from symtune.models import load_model
-    from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
-
     from symtune.paths import check_output
+    from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
 
     t0 = time.perf_counter()
     out = check_output(out_dir, kind="folder", option="--out")
