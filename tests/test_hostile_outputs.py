@@ -222,3 +222,24 @@ def test_kill_9_during_data_then_rerun_cleans_up(tiny_model_dir, task_csv, tmp_p
     assert temp.exists() and not out.exists()  # nothing can run on SIGKILL ...
     assert main(_data(tiny_model_dir, task_csv, out)) == 0  # ... so the rerun removes it
     assert not temp.exists() and out.is_file()
+
+
+# ---------------------------------------------------------------- neighbours
+
+def test_eval_never_writes_into_its_adapter_or_model_folder(tiny_model_dir, tmp_path, capsys):
+    task_csv = two_class_csv(tmp_path / "t.csv")
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    before = tree(adapter)
+    assert main(["eval", "--model", tiny_model_dir, "--adapter", str(adapter), "--task-file", task_csv,
+                 "--out", str(adapter)]) == 2
+    assert "is also an input" in capsys.readouterr().err and tree(adapter) == before
+    before = tree(Path(tiny_model_dir))
+    assert main(["eval", "--model", tiny_model_dir, "--task-file", task_csv, "--out", tiny_model_dir]) == 2
+    assert "is also an input" in capsys.readouterr().err and tree(Path(tiny_model_dir)) == before
+
+
+def test_train_data_that_is_a_folder(tiny_model_dir, tmp_path, capsys):
+    assert main(["train", "--model", tiny_model_dir, "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "is a folder" in capsys.readouterr().err and not (tmp_path / "o").exists()

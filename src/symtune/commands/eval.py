@@ -28,15 +28,17 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from symtune import runtime
     from symtune.config import overrides_from_args, resolve_config
     from symtune.eval import evaluate
     from symtune.eval.runner import format_summary
-
-    from symtune.paths import check_output
+    from symtune.paths import check_not_input, check_output
 
     cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))
     check_output(args.out, kind="folder", option="--out")  # before any model is loaded
+    check_not_input(args.out, [cfg.adapter, cfg.model if Path(cfg.model).is_dir() else None])
     doc = evaluate(cfg, args.out)
     if doc is not None and not runtime.in_child():
         print(format_summary(doc))

@@ -20,10 +20,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from symtune.errors import SymtuneError
-    from symtune.provenance import provenance, write_json_atomic
-
     from symtune.models import check_adapter
     from symtune.paths import check_output
+    from symtune.provenance import provenance, write_json_atomic
 
     ap = Path(args.adapter)
     cfg_path = ap / "adapter_config.json"

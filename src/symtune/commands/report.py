@@ -22,7 +22,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from symtune.errors import SymtuneError
+    from symtune.paths import check_output
     from symtune.report import build_report
 
     labels = None
@@ -30,10 +33,6 @@ def run(args) -> int:
         labels = [x.strip() for x in args.labels.split(",")]
         if any(not x for x in labels):
             raise SymtuneError(f"report: --labels {args.labels!r} has an empty label; give names like A,B")
-    from pathlib import Path
-
-    from symtune.paths import check_output
-
     out = args.out or (Path(args.dirs[0]) / "report" if len(args.dirs) == 1 else Path("report"))
     check_output(out, kind="folder", option="--out")
     res = build_report(args.dirs, out=out, labels=labels, metric=args.metric)

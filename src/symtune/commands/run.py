@@ -61,9 +61,8 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from symtune.pipeline import run_pipeline, stage_hashes
-
     from symtune.paths import check_output
+    from symtune.pipeline import run_pipeline, stage_hashes
 
     check_output(args.out, kind="folder", option="--out")
     cfg = resolve(args)

@@ -36,9 +36,8 @@ def resolve(args):
 
 def run(args) -> int:
     from symtune import runtime
-    from symtune.train import train
-
     from symtune.paths import check_output
+    from symtune.train import train
 
     cfg = resolve(args)
     if cfg.out:

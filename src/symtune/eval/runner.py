@@ -218,11 +218,12 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     """Run the configured evaluation; returns the results dict on rank 0 (None on other ranks)."""
     from symtune.eval.scoring import Scorer, set_threads
     from symtune.models import load_model
-    from symtune.paths import check_output
+    from symtune.paths import check_not_input, check_output
     from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
 
     t0 = time.perf_counter()
     out = check_output(out_dir, kind="folder", option="--out")
+    check_not_input(out, [cfg.adapter, cfg.model if Path(cfg.model).is_dir() else None])
     if cfg.threads is not None and cfg.threads < 0:  # before torch sees it
         raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
     dist = Dist()

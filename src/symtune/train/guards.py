@@ -1,0 +1,80 @@
+"""Guards against silent garbage in training: hyperparameter ranges, and a run that goes non-finite.
+
+    symtune train --weight-decay nan ...   # refused before any work: "option 'weight_decay' ..."
+    symtune train ...                      # a NaN/inf loss or weight stops the run at that step
+
+`check_hyperparameters(cfg)` runs with the trainer's other option checks (so `symtune run` checks it
+before its first stage); `NonFiniteGuard` is a TrainerCallback that raises `Diverged` at the first
+optimizer step whose loss or trainable weights are not finite, before that step is checkpointed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from symtune.errors import SymtuneError
+
+
+def _finite(name: str, value, minimum: float | None = None, strict: bool = False, hint: str = "") -> None:
+    if value is None:
+        return
+    bad = not math.isfinite(value)
+    if not bad and minimum is not None:
+        bad = value <= minimum if strict else value < minimum
+    if bad:
+        rel = ">" if strict else ">="
+        rng = f" {rel} {minimum:g}" if minimum is not None else ""
+        raise SymtuneError(f"option '{name}' must be a finite number{rng}, got {value}" + (f"; {hint}" if hint else ""))
+
+
+def check_hyperparameters(cfg) -> None:
+    """Non-finite or meaningless values of TrainConfig's numeric options, as one-line errors."""
+    _finite("lr", cfg.lr, 0.0, strict=True)
+    _finite("weight_decay", cfg.weight_decay, 0.0, hint="use 0 for none")
+    _finite("max_grad_norm", cfg.max_grad_norm, 0.0, hint="use 0 to turn clipping off")
+    _finite("lora_alpha", cfg.lora_alpha, 0.0, strict=True,
+            hint="the adapter's scale is alpha / r, so 0 gives an adapter that does nothing")
+    _finite("lora_dropout", cfg.lora_dropout, 0.0)
+    if not cfg.lora_dropout < 1:
+        raise SymtuneError(f"option 'lora_dropout' must be in [0, 1), got {cfg.lora_dropout}")
+
+
+class Diverged(Exception):
+    def __init__(self, step: int, what: str):
+        super().__init__(f"step {step}: {what}")
+        self.step, self.what = step, what
+
+
+def make_guard():
+    """A TrainerCallback that raises Diverged on a non-finite loss or trainable weight."""
+    from transformers import TrainerCallback
+
+    class NonFiniteGuard(TrainerCallback):
+        def __init__(self):
+            self.model = None
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            self.model = model
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            # runs after the optimizer step and before Trainer saves that step's checkpoint
+            import torch
+
+            m = model or self.model
+            if m is None:
+                return
+            for name, p in m.named_parameters():
+                if p.requires_grad and not torch.isfinite(p.detach()).all():
+                    raise Diverged(state.global_step, f"non-finite (NaN or inf) trainable weight {name}")
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise Diverged(state.global_step, f"non-finite loss ({float(loss)})")
+
+    return NonFiniteGuard()
+
+
+def diverged_message(out, e: Diverged) -> str:
+    return (f"training in {out} diverged at step {e.step}: {e.what}, so it stopped (nothing saved from that "
+            "step); lower --lr, keep --max-grad-norm on, check the data, and train into a new --out")
