@@ -128,14 +128,21 @@ def test_malformed_jsonl_names_the_right_line(tmp_path, bad_line):
     lines[bad_line - 1] = '{"text": "broken", "label": '
     f = tmp_path / "bad.jsonl"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(SymtuneError, match=rf"bad.jsonl.* line {bad_line}\b"):
+    with pytest.raises(SymtuneError, match=rf"bad.jsonl.*\(line {bad_line}:"):
         task_from_file(str(f), text_col="text", label_col="label")
 
 
 def test_malformed_jsonl_line_number_counts_blank_lines(tmp_path):
     f = tmp_path / "gaps.jsonl"
     f.write_text('{"text": "a", "label": 0}\n\n\n{"text": "b", "label": 1}\nnot json\n', encoding="utf-8")
-    with pytest.raises(SymtuneError, match=r"line 5\b"):
+    with pytest.raises(SymtuneError, match=r"\(line 5:"):
+        task_from_file(str(f), text_col="text", label_col="label")
+
+
+def test_malformed_json_array_names_its_line(tmp_path):
+    f = tmp_path / "arr.json"
+    f.write_text('\n\n[{"text": "a", "label": 0},\n {"text": "b", "label": 1},\n {"text": "c" "label": 1}]\n')
+    with pytest.raises(SymtuneError, match=r"\(line 5:"):
         task_from_file(str(f), text_col="text", label_col="label")
 
 
