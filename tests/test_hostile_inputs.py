@@ -120,6 +120,11 @@ def test_blank_texts_are_dropped_and_counted(tmp_path, capsys):
     assert "blank.csv" in err and "2 rows" in err and "empty" in err
 
 
+def test_a_task_file_that_is_a_folder(tmp_path):
+    with pytest.raises(SymtuneError, match="is a folder"):
+        task_from_file(str(tmp_path), text_col="text", label_col="label")
+
+
 # ---------------------------------------------------------------- item 8: JSONL line numbers
 
 @pytest.mark.parametrize("bad_line", [1, 5, 18])

@@ -120,6 +120,20 @@ def test_resume_at_the_last_checkpoint_trains_no_extra_step(tiny_model_dir, rows
     _assert_same_as_reference(out, reference)
 
 
+def test_full_fine_tune_resumed_at_the_last_checkpoint_is_byte_identical(tiny_model_dir, rows8, tmp_path):
+    from symtune.train import run_training
+
+    kw = dict(KW, method="full", steps=3, save_every=3)
+    run_training(TrainConfig(model=tiny_model_dir, data=rows8, out=str(tmp_path / "ref"), **kw), quiet=True)
+    out = tmp_path / "run"
+    with pytest.raises(_Kill):
+        run_training(TrainConfig(model=tiny_model_dir, data=rows8, out=str(out), **kw),
+                     extra_callbacks=[_killer("on_save", 3)], quiet=True)
+    meta = run_training(TrainConfig(model=tiny_model_dir, data=rows8, out=str(out), **kw), quiet=True)
+    assert meta["steps_done"] == 3 and meta["resumed_from"].endswith("checkpoint-3")
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
+
+
 def test_ctrl_c_message_is_true_the_same_command_resumes(tiny_model_dir, rows8, reference, tmp_path, monkeypatch,
                                                         capsys):
     """Item 11 (train): after Ctrl-C the CLI says to rerun the same command; doing so resumes."""
