@@ -241,3 +241,20 @@ def test_every_help_renders(verb, capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "option_strings" not in out and "%(" not in out
+
+
+@pytest.mark.integration
+def test_bundled_model_resumed_at_the_last_checkpoint_is_byte_identical(bundled_model_dir, rows8, tmp_path):
+    """The real model: a kill right after the final checkpoint, then the same command (item 2)."""
+    from symtune.train import run_training
+
+    kw = dict(steps=2, batch_size=2, warmup_steps=0, max_length=256, lr=1e-4, save_every=1, threads=2)
+    run_training(TrainConfig(model=bundled_model_dir, data=rows8, out=str(tmp_path / "ref"), **kw), quiet=True)
+    out = tmp_path / "run"
+    with pytest.raises(_Kill):
+        run_training(TrainConfig(model=bundled_model_dir, data=rows8, out=str(out), **kw),
+                     extra_callbacks=[_killer("on_save", 2)], quiet=True)
+    meta = run_training(TrainConfig(model=bundled_model_dir, data=rows8, out=str(out), **kw), quiet=True)
+    assert meta["steps_done"] == 2 and not (out / "checkpoints" / "checkpoint-3").exists()
+    for name in FILES:
+        assert (out / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
