@@ -279,9 +279,8 @@ def test_resume_reaches_the_same_weights(tiny_model_dir, data8, tmp_path):
     shutil.copytree(out / "checkpoints" / "checkpoint-5", out / "checkpoints" / "checkpoint-7")
     (out / "checkpoints" / "checkpoint-7" / "symtune_complete.json").unlink()
     (out / "checkpoints" / "checkpoint-7" / "optimizer.pt").write_bytes(b"trunc")
-    with pytest.raises(SymtuneError, match="--resume"):
-        run_training(_cfg(tiny_model_dir, data8, out, **kw), quiet=True)
-    meta = run_training(_cfg(tiny_model_dir, data8, out, resume=True, **kw), quiet=True)
+    # the same command resumes (issue 13 item 11: the Ctrl-C message says so); --resume is optional
+    meta = run_training(_cfg(tiny_model_dir, data8, out, **kw), quiet=True)
     assert meta["resumed_from"].endswith("checkpoint-5") and meta["steps_done"] == 8
     ref, got = _adapter_state(tmp_path / "ref"), _adapter_state(out)
     for k in ref:
@@ -362,5 +361,6 @@ def test_killed_before_first_checkpoint_restarts_but_other_runs_are_kept(tmp_pat
         check_out_dir(other, to_dict(other), file_sha(data8))
     meta["status"] = "complete"
     (out / "symtune_train.json").write_text(json.dumps(meta))
+    assert check_out_dir(cfg, to_dict(cfg), file_sha(data8))["status"] == "complete"  # kept: nothing to do
     with pytest.raises(SymtuneError, match="already holds a training run"):
-        check_out_dir(cfg, to_dict(cfg), file_sha(data8))
+        check_out_dir(other, to_dict(other), file_sha(data8))

@@ -10,7 +10,7 @@ DESCRIPTION = """Symbol-tune a causal LM on prompt/completion rows with Hugging 
 
 examples:
   symtune train --data rows.jsonl --out runs/lora --steps 50
-  symtune train --data rows.jsonl --out runs/lora --steps 100 --resume      # continue a killed run
+  symtune train --data rows.jsonl --out runs/lora --steps 100               # again: continues a killed run
   symtune train --data rows.jsonl --out runs/ddp --accelerate-config cpu-ddp
 
 outputs in --out: adapter_model.safetensors + adapter_config.json (lora) or model.safetensors (full),

@@ -55,7 +55,8 @@ class TrainConfig:
                         "document-level position ids keep rows from attending to each other.")
     save_every: int = opt(50, "Write a resumable checkpoint every N steps (0 = only the final model).", runtime=True)
     save_total_limit: int = opt(2, "Checkpoints kept in out/checkpoints (older ones are deleted).", runtime=True)
-    resume: bool = opt(False, "Continue from the last complete checkpoint in out/ (same config required).", runtime=True)
+    resume: bool = opt(False, "Continue from the last complete checkpoint in out/ (same config required). Optional: "
+                       "the same command resumes an interrupted run anyway.", runtime=True)
     accelerate_config: str | None = opt(
         None, "Relaunch under `accelerate launch` with this config: a shipped name (cpu-ddp, multi-gpu, fsdp, "
         "deepspeed-zero2) or a YAML path.", runtime=True)

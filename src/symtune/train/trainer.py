@@ -10,14 +10,15 @@ What symtune adds to a stock Trainer:
   processes), so gradient accumulation and DDP give the same update as one large batch.
 - `StepLogCallback`: DIR/log.jsonl, one row per optimizer step (and per evaluation).
 - `CheckpointMarkerCallback`: a checkpoint counts as complete only once `symtune_complete.json` is in
-  it (written after Trainer has saved weights, optimizer, scheduler, RNG and trainer state); `--resume`
-  ignores checkpoints without it (e.g. left by a kill during saving).
+  it (written after Trainer has saved weights, optimizer, scheduler, RNG and trainer state); a rerun
+  of the same command resumes from the last complete one and ignores the rest (e.g. left by a kill
+  during saving). A kill after the last checkpoint trains no extra step (see run_training).
+- `guards.py`: hyperparameter ranges, and a callback that stops a run whose loss or weights go NaN.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import resource
 import sys
@@ -201,9 +202,11 @@ def _num(x):
 
 
 def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | None:
-    """Refuse to overwrite; on --resume, refuse a folder trained with a different config.
+    """Refuse to overwrite another run; accept a folder holding a run of the same config and data.
 
-    Returns the previous symtune_train.json (or None for a fresh folder)."""
+    A run of the same config that was interrupted (status running) is resumed by the same command,
+    with or without --resume; a finished one is left as it is. Returns the previous
+    symtune_train.json (or None for a fresh folder)."""
     out = Path(cfg.out)
     meta_path = out / META
     if out.exists() and not out.is_dir():
@@ -216,21 +219,18 @@ def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | Non
         prev = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise SymtuneError(f"{meta_path} is unreadable; choose a new --out") from None
+    status = prev.get("status", "?")
+    if status == "diverged":
+        raise SymtuneError(f"output folder {out} holds a training run that diverged ({prev.get('diverged', '')}); "
+                           "choose a new --out")
     old = semantic_config(prev.get("config", {}))
     new = semantic_config(cfg_dict)
     old["data_sha256"], new["data_sha256"] = prev.get("data", {}).get("sha256"), data_sha
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if not cfg.resume:
-        # A run of the same config killed before its first checkpoint has nothing to lose: start it again.
-        restartable = (prev.get("status") == "running" and not diff
-                       and last_complete_checkpoint(out / "checkpoints") is None)
-        if not restartable:
-            raise SymtuneError(f"output folder {out} already holds a training run ({prev.get('status', '?')}); "
-                               "pass --resume to continue it or choose a new --out")
     if diff:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
-        raise SymtuneError(f"cannot resume in {out}: its run used a different config ({detail}); "
-                           "rerun with the same options or choose a new --out")
+        raise SymtuneError(f"output folder {out} already holds a training run ({status}) with a different config "
+                           f"({detail}); rerun with the same options to resume it or choose a new --out")
     return prev
 
 
@@ -239,16 +239,18 @@ def validate(cfg: TrainConfig) -> None:
         raise SymtuneError("no training data given; pass --data FILE.jsonl (rows written by `symtune data`)")
     if not cfg.out:
         raise SymtuneError("no output folder given; pass --out DIR")
+    from symtune.paths import check_output
+
+    check_output(cfg.out, kind="folder", option="--out")  # unwritable or a file: before any setup
     for name in ("steps", "batch_size", "grad_accum", "max_length", "lora_r"):
         if getattr(cfg, name) < 1:
             raise SymtuneError(f"option '{name}' must be at least 1, got {getattr(cfg, name)}")
     for name in ("warmup_steps", "eval_every", "save_every", "eval_rows", "threads", "save_total_limit"):
         if getattr(cfg, name) < 0:
             raise SymtuneError(f"option '{name}' must not be negative, got {getattr(cfg, name)}")
-    if cfg.lr is not None and not (cfg.lr > 0 and math.isfinite(cfg.lr)):
-        raise SymtuneError(f"option 'lr' must be a positive number, got {cfg.lr}")
-    if not 0 <= cfg.lora_dropout < 1:
-        raise SymtuneError(f"option 'lora_dropout' must be in [0, 1), got {cfg.lora_dropout}")
+    from symtune.train.guards import check_hyperparameters
+
+    check_hyperparameters(cfg)  # non-finite or meaningless lr, weight_decay, max_grad_norm, lora_alpha, ...
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
 
@@ -311,7 +313,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
     ckpt_dir = out / "checkpoints"
     log_path, png_path, meta_path = out / "log.jsonl", out / "loss.png", out / META
-    resume_from = last_complete_checkpoint(ckpt_dir) if cfg.resume else None
+    resume_from = last_complete_checkpoint(ckpt_dir) if prev else None  # same config: the same command resumes
     meta = {
         "status": "running", "config": cfg_dict, "config_hash": stable_hash(semantic_config(cfg_dict)),
         "lr": cfg.resolved_lr, "model_path": model_path,
@@ -389,15 +391,32 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     )
     title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
     log_cb, marker_cb = make_callbacks(out, log_path, png_path, title)
+    from symtune.train.guards import Diverged, diverged_message, make_guard
+
     Trainer = make_trainer_class()
     trainer = Trainer(model=model, args=args, train_dataset=EncodedDataset(items),
                       eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
                       data_collator=Collator(tok.pad_token_id, packing=cfg.packing), processing_class=tok,
-                      callbacks=[marker_cb, log_cb, *(extra_callbacks or [])])
+                      callbacks=[make_guard(), marker_cb, log_cb, *(extra_callbacks or [])])
     log_cb.trainer = trainer
     t_load = time.perf_counter() - t_start
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
+    if step0 >= cfg.steps:
+        # Killed after the last checkpoint was complete: nothing is left to train. Trainer would run one
+        # more step when resuming mid-epoch at max_steps, so restore the weights and state instead.
+        from transformers import TrainerState
+
+        trainer._load_from_checkpoint(str(resume_from))
+        trainer.state = TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+    else:
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        except Diverged as e:
+            if state.is_main_process:
+                meta.update(status="diverged", diverged=str(e))
+                write_json_atomic(meta_path, meta)
+            raise SymtuneError(diverged_message(out, e)) from None
     t_train = time.perf_counter() - t0
 
     trainer.save_model(str(out))  # adapter (LoRA) or full weights + config, and the tokenizer
@@ -408,7 +427,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         tok.save_pretrained(str(out))
         plot_loss(log_path, png_path, title)
         logged = [r for r in read_jsonl(log_path) if r.get("loss") is not None]
-        steps_this_run = trainer.state.global_step - (int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0)
+        steps_this_run = trainer.state.global_step - step0
         tail = [r["loss"] for r in logged[-10:]]
         meta.update(
             status="complete",
@@ -416,7 +435,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             first_loss=logged[0]["loss"] if logged else None,
             final_loss=logged[-1]["loss"] if logged else None,
             final_loss_mean10=round(sum(tail) / len(tail), 6) if tail else None,
-            train_loss_mean=_num(result.training_loss),
+            train_loss_mean=round(sum(r["loss"] for r in logged) / len(logged), 6) if logged else None,
             eval_loss=next((r["eval_loss"] for r in reversed(read_jsonl(log_path)) if "eval_loss" in r), None),
             timings={"load_s": round(t_load, 2), "train_s": round(t_train, 2),
                      "s_per_step": round(t_train / max(steps_this_run, 1), 3),
