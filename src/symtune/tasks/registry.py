@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import random
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,6 +28,7 @@ import yaml
 
 from symtune.errors import SymtuneError
 from symtune.tasks.base import Example, Task
+from symtune.tasks.labels import canonical_label, class_order, normalise_labels
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / "data"
@@ -143,6 +145,8 @@ def get_tasks(names: Sequence[str] | str) -> list[Task]:
 # ------------------------------------------------------------------ user files
 def _read_table(path: Path) -> tuple[list[dict], list[str]]:
     """Rows and column names of a CSV/TSV, JSONL/JSON or Parquet file (one-line errors)."""
+    if path.is_dir():
+        raise SymtuneError(f"data file {path} is a folder; pass the path of a CSV, JSONL or Parquet file")
     if not path.is_file():
         raise SymtuneError(f"data file {path} does not exist; pass the path of a CSV, JSONL or Parquet file")
     if path.stat().st_size == 0:
@@ -170,13 +174,19 @@ def _read_table(path: Path) -> tuple[list[dict], list[str]]:
         raise SymtuneError(f"data file {path} is empty; it needs a header/columns and at least two classes of rows")
     if suffix in (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson"):
         stripped = text.lstrip()
+        lineno = 0
         try:
             if stripped.startswith("["):
                 rows = json.loads(stripped)
             else:
-                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+                rows = []
+                for lineno, line in enumerate(text.splitlines(), 1):  # e.lineno counts within one line
+                    if line.strip():
+                        rows.append(json.loads(line))
         except json.JSONDecodeError as e:
-            raise SymtuneError(f"data file {path} is not valid JSON lines (line {e.lineno}: {e.msg})") from None
+            # a JSON array: e.lineno counts from the first non-blank character
+            line_no = lineno or e.lineno + text[: len(text) - len(stripped)].count("\n")
+            raise SymtuneError(f"data file {path} is not valid JSON lines (line {line_no}: {e.msg})") from None
         if not all(isinstance(r, dict) for r in rows):
             raise SymtuneError(f"data file {path}: every JSON line must be an object of column: value")
         cols: list[str] = []
@@ -236,22 +246,30 @@ def task_from_file(path: str | Path, text_col: str, label_col: str, text_pair_co
             raise SymtuneError(f"data file {p}: {what} '{col}' not found; available columns: {', '.join(map(str, cols))}")
     if not 0.0 < validation_fraction < 1.0:
         raise SymtuneError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
-    rows = [r for r in rows if r.get(label_col) not in (None, "") and r.get(text_col) not in (None, "")]
-    raw_labels = [r[label_col] for r in rows]
+    # one canonical string per class (tasks/labels.py; docs/PROMISES.md); ambiguous labels are refused
+    canon = normalise_labels([r.get(label_col) for r in rows], f"data file {p}, label column '{label_col}'")
+    keep = [i for i, (r, c) in enumerate(zip(rows, canon))
+            if c is not None and r.get(text_col) is not None and str(r[text_col]).strip()]
+    if len(keep) < len(rows):
+        kept_set = set(keep)
+        first = next(i for i in range(len(rows)) if i not in kept_set) + 1
+        print(f"symtune: note: data file {p}: dropped {len(rows) - len(keep)} rows with an empty "
+              f"(or whitespace-only) text or label, the first at row {first}", file=sys.stderr)
+    raw_values = [rows[i][label_col] for i in keep]
+    rows, raw_labels = [rows[i] for i in keep], [canon[i] for i in keep]
     if labels is not None:
-        class_values = [str(x) for x in labels]
-        keep = [i for i, v in enumerate(raw_labels) if str(v) in class_values]
-        rows = [rows[i] for i in keep]
-        raw_labels = [str(raw_labels[i]) for i in keep]
+        class_values = [canonical_label(x, f"labels of {p}") for x in labels]
+        kept = [i for i, v in enumerate(raw_labels) if v in class_values]
+        rows, raw_labels = [rows[i] for i in kept], [raw_labels[i] for i in kept]
     else:
-        class_values = _label_order(raw_labels)
-    n_classes = len(set(map(str, raw_labels)))
+        class_values = class_order(raw_values, raw_labels)
+    n_classes = len(set(raw_labels))
     if n_classes < 2:
-        found = ", ".join(sorted(set(map(str, raw_labels)))) or "none"
+        found = ", ".join(sorted(set(raw_labels))) or "none"
         raise SymtuneError(f"data file {p}: label column '{label_col}' has {n_classes} class ({found}); "
                            "a classification task needs at least two")
-    index = {str(v): i for i, v in enumerate(class_values)}
-    ys = [index[str(v)] for v in raw_labels]
+    index = {v: i for i, v in enumerate(class_values)}
+    ys = [index[v] for v in raw_labels]
     if split_col:
         splits = []
         for r in rows:
