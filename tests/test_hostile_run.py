@@ -5,7 +5,6 @@ The run-level parts of items 11 and 12 came with the lead's in-process pipeline 
 keep them fixed."""
 
 import json
-from pathlib import Path
 
 import pytest
 

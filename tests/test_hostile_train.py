@@ -2,7 +2,6 @@
 one wherever the kill falls; bad hyperparameters and diverging runs stop with one line."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
