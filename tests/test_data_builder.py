@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from symtune.data.build import RowBuilder, iter_rows
+from symtune.data.build import RowBuilder, iter_lines
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
 from symtune.tasks.base import Example, Task
@@ -137,11 +137,11 @@ def test_bad_inputs(tok):
         build(tok, [])
 
 
-def test_iter_rows_order(tok):
+def test_iter_lines_same_output_for_any_worker_count(tok):
     b, _ = build(tok, [make_task("a", 2)], max_length=2048)
-    serial = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=1)]
-    parallel = [r["meta"]["seed"] for r in iter_rows(b, 250, workers=2)]
-    assert serial == parallel == [f"0:{i}" for i in range(250)]
+    serial = [line for line, _ in iter_lines(b, 250, workers=1)]
+    parallel = [line for line, _ in iter_lines(b, 250, workers=2)]
+    assert serial == parallel and [json.loads(x)["meta"]["seed"] for x in serial] == [f"0:{i}" for i in range(250)]
 
 
 def test_tail_prefix_check_matches_whole_prompt_encoding(tok):

@@ -196,3 +196,23 @@ def test_export_lm_eval_matches_eval_prompts(tiny_model_dir, tmp_path):
     rows = [r for r in _rows(ev / "samples_icl_irony.jsonl") if r["setting"] == "instr+symbols"]
     assert [(d["prompt"], d["options"], d["gold"]) for d in docs] == [(r["prompt"], r["options"], r["gold"])
                                                                       for r in rows]
+
+
+def test_odd_task_names_round_trip_eval_to_report(tiny_model_dir, tmp_path):
+    """The runner and the report name samples files through one function (eval/samples.py)."""
+    from symtune.cli import main
+    from symtune.eval.samples import samples_name
+    from symtune.report import load_run
+
+    csv = tmp_path / "my task+v2 (ß).csv"
+    csv.write_text("text,label\n" + "".join(f"row number {i},{'xy'[i % 2]}\n" for i in range(30)))
+    run = tmp_path / "run"
+    for stage in ("eval_base", "eval_tuned"):
+        assert main(["eval", "--model", tiny_model_dir, "--task-file", str(csv), "--settings", "labels", "--k", "1",
+                     "--limit", "2", "--threads", "1", "--no-progress", "--out", str(run / stage)]) == 0
+    name = "my task+v2 (ß)"
+    assert (run / "eval_base" / samples_name("icl", name)).is_file()
+    assert samples_name("icl", name) == "samples_icl_my_task+v2____.jsonl"
+    r = load_run(run)
+    rows = r.base.samples("icl", name)
+    assert rows and {x["task"] for x in rows} == {name} and r.tuned.samples("icl", name) == rows

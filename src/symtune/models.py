@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,20 +98,14 @@ def prepare_bundled(name: str, force: bool = False) -> Path:
     plain = type(model)(cfg)
     plain.load_state_dict(model.state_dict())
     plain.generation_config = model.generation_config
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
-    try:
+    from symtune.provenance import atomic_folder
+
+    with atomic_folder(out) as tmp:
         plain.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "SYMTUNE_SOURCE.txt").write_text(
             f"{spec.description}\nconverted from {spec.pip_name}:{gguf.name} (GGUF, dequantized to fp32)\n"
             f"licence: {spec.licence}\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

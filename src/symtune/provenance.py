@@ -8,7 +8,9 @@ import json
 import os
 import platform
 import subprocess
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -109,6 +111,34 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
         except OSError:
             pass
         raise
+
+
+def write_stream_atomic(path: str | Path, write) -> None:
+    """Atomic text file written by `write(fh)` (for large files produced line by line)."""
+    _atomic_write(Path(path), write)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, keep_existing: bool = False):
+    """Yield an empty temp folder beside `path`; when the block ends without error it becomes `path`
+    (replacing an existing one, or discarded if keep_existing and `path` exists); on error it is removed.
+    Readers never see a half-written folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp creates 0700; outputs are meant to be shared
+        if path.exists() and keep_existing:
+            return
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

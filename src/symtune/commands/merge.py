@@ -13,16 +13,13 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    import os
-    import shutil
-    import tempfile
     import time
     from pathlib import Path
 
     from symtune.errors import SymtuneError
     from symtune.models import check_adapter
     from symtune.paths import check_output
-    from symtune.provenance import provenance, write_json_atomic
+    from symtune.provenance import atomic_folder, provenance, write_json_atomic
 
     ap = Path(args.adapter)
     cfg_path = ap / "adapter_config.json"
@@ -43,18 +40,10 @@ def run(args) -> int:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tok_src)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:  # out is absent or empty (checked above)
         merged.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         write_json_atomic(tmp / "symtune_merge.json", {"adapter": str(ap.resolve()), "base_model": base,
                                                         "dtype": args.dtype, "provenance": provenance()})
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     print(f"{out}: merged {ap} into {base} ({time.perf_counter() - t:.1f} s)")
     return 0

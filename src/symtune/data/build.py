@@ -250,10 +250,6 @@ class RowBuilder:
 _WORKER: RowBuilder | None = None
 
 
-def _work(i: int) -> dict:
-    return _WORKER.row(i)  # type: ignore[union-attr]
-
-
 def _work_line(i: int) -> tuple[str, dict]:
     row = _WORKER.row(i)  # type: ignore[union-attr]
     return json.dumps(row, ensure_ascii=False), row["meta"]
@@ -274,15 +270,6 @@ def _pool_map(builder: RowBuilder, n: int, workers: int, fn):
             yield from pool.imap(fn, range(n), chunksize=256)
     finally:
         _WORKER = None
-
-
-def iter_rows(builder: RowBuilder, n: int, workers: int = 1):
-    """Rows 0..n-1 in order, from one or several processes (same output either way)."""
-    if workers <= 1 or n < 200:
-        for i in range(n):
-            yield builder.row(i)
-        return
-    yield from _pool_map(builder, n, workers, _work)
 
 
 def iter_lines(builder: RowBuilder, n: int, workers: int = 1):
@@ -306,9 +293,6 @@ class Stats:
         self.shortened = 0
         self.tokens_sum = 0
         self.tokens_max = 0
-
-    def add(self, row: dict) -> None:
-        self.add_meta(row["meta"])
 
     def add_meta(self, m: dict) -> None:
         self.n += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -103,7 +101,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     from tqdm.auto import tqdm
 
     from symtune import runtime
-    from symtune.provenance import remove_stale_temps, temp_prefix
+    from symtune.provenance import remove_stale_temps, write_stream_atomic
 
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
     builder = make_builder(cfg, tokenizer)
@@ -114,21 +112,15 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     remove_stale_temps(stats_path(out))
     previous = runtime.install_signal_handlers()  # SIGTERM too must remove the temporary file
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(out), suffix=".tmp", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
-                for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
-                    fh.write(line + "\n")
-                    stats.add_meta(meta)
-                    bar.update(1)
-                bar.close()
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; data is meant to be shared
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        def write(fh):
+            bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
+            for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
+                fh.write(line + "\n")
+                stats.add_meta(meta)
+                bar.update(1)
+            bar.close()
+
+        write_stream_atomic(out, write)
     finally:
         runtime.restore_signal_handlers(previous)
     summary = stats.as_dict()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -108,28 +107,18 @@ def _copy_files(src: Path, dst: Path) -> None:
 
 def store(src: Path, key: str, root: Path, info: dict) -> Path:
     """Copy a finished evaluation folder into the cache under `key` (atomically); return the entry."""
-    from symtune.provenance import write_json_atomic
+    from symtune.provenance import atomic_folder, write_json_atomic
 
     existing = lookup(key, root)
     if existing is not None:
         return existing
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
-    try:
+    with atomic_folder(root / key, keep_existing=True) as tmp:  # another run may store the same entry first
         _copy_files(src, tmp)
         for name in (NOTE_FILE, "stage.json"):
             if (tmp / name).exists():
                 (tmp / name).unlink()
         write_json_atomic(tmp / ENTRY_FILE, {"key": key, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                              "source": str(Path(src).resolve()), **info})
-        try:
-            os.replace(tmp, root / key)
-        except OSError:  # another run stored the same entry first
-            if lookup(key, root) is None:
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root / key
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable
 from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 from symtune.eval.metrics import aggregate
+from symtune.eval.samples import GLOB, sample_row, samples_name
 from symtune.eval.suites import Budget, Item, build_items
 
 STATE_FILE = "eval_state.json"
@@ -64,10 +64,6 @@ def config_hash(cfg: EvalConfig) -> str:
     from symtune.provenance import stable_hash
 
     return stable_hash(hashed(cfg))
-
-
-def samples_name(suite: str, task: str) -> str:
-    return f"samples_{suite}_{re.sub(r'[^A-Za-z0-9_.+-]', '_', task)}.jsonl"
 
 
 def check_inputs(cfg: EvalConfig) -> str:
@@ -133,7 +129,7 @@ def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
                 raise SymtuneError(f"--out {out} holds samples of a different eval configuration (hash {old} != "
                                    f"{chash}); pass --force to overwrite them or choose another --out")
             _clear(out)
-    elif out.is_dir() and (list(out.glob("samples_*.jsonl")) or (out / RESULTS_FILE).exists()):
+    elif out.is_dir() and (list(out.glob(GLOB)) or (out / RESULTS_FILE).exists()):
         if not cfg.force:
             raise SymtuneError(f"--out {out} holds eval files without {STATE_FILE}; pass --force to overwrite "
                                "them or choose another --out")
@@ -141,14 +137,14 @@ def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(state, {"config_hash": chash, "config": dataclasses.asdict(cfg)})
     # drop a truncated last line left by a killed writer, so appends start on a clean line
-    for f in out.glob("samples_*.jsonl"):
+    for f in out.glob(GLOB):
         rows = read_jsonl(f)
         if f.read_text(encoding="utf-8").count("\n") != len(rows) or not f.read_text(encoding="utf-8").endswith("\n"):
             write_jsonl_atomic(f, rows)
 
 
 def _clear(out: Path) -> None:
-    for f in list(out.glob("samples_*.jsonl")) + [out / RESULTS_FILE]:
+    for f in list(out.glob(GLOB)) + [out / RESULTS_FILE]:
         if f.exists():
             f.unlink()
 
@@ -165,19 +161,6 @@ def _append_rows(out: Path, rows: list[dict]) -> None:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def _row(it: Item, sc) -> dict:
-    from symtune.provenance import text_hash
-
-    row = {"doc_id": it.doc_id, "setting": it.setting, "suite": it.suite, "task": it.task, "key": it.key,
-           "prompt_hash": text_hash(it.prompt), "prompt": it.prompt, "options": it.options,
-           "context_tokens": sc.context_tokens, "option_tokens": sc.n_tokens, "logprobs": sc.logprobs,
-           "pred": sc.pred, "pred_norm": sc.pred_norm, "gold": it.gold}
-    if sc.generation is not None:
-        row["generation"] = sc.generation
-    row["meta"] = it.meta
-    return row
 
 
 def _refuse_non_finite(cfg: EvalConfig, rows: list[dict]) -> None:
@@ -204,12 +187,12 @@ def score_items(scorer, items: list[Item], scoring: str, progress=None) -> list[
         res = scorer.run([Request(items[i].prompt, items[i].continuations, items[i].max_new_tokens) for i in cls],
                          rank=True, generate=scoring == "generate", progress=progress)
         for i, sc in zip(cls, res):
-            rows[i] = _row(items[i], sc)
+            rows[i] = sample_row(items[i], sc)
     if opn:
         res = scorer.run([Request(items[i].prompt, [], items[i].max_new_tokens) for i in opn],
                          rank=False, generate=True, progress=progress)
         for i, sc in zip(opn, res):
-            rows[i] = _row(items[i], sc)
+            rows[i] = sample_row(items[i], sc)
     return rows  # type: ignore[return-value]
 
 
@@ -246,7 +229,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
 
     by_key = {k: it for k, it in zip(keys, items)}
     done: dict = {}
-    for f in sorted(out.glob("samples_*.jsonl")):
+    for f in sorted(out.glob(GLOB)):
         for r in read_jsonl(f):
             k = (r["suite"], r["task"], r["setting"], r["doc_id"])
             it = by_key.get(k)
@@ -297,7 +280,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
 
     # ---- final files (rank 0): canonical order, atomic
     stored: dict = {}
-    for f in sorted(out.glob("samples_*.jsonl")):
+    for f in sorted(out.glob(GLOB)):
         for r in read_jsonl(f):
             stored[(r["suite"], r["task"], r["setting"], r["doc_id"])] = r
     missing = [k for k in keys if k not in stored]

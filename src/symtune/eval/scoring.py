@@ -200,9 +200,6 @@ class Scorer:
     def encode_pair(self, context: str, continuation: str):
         return self.enc.encode_pair(context, continuation)
 
-    def token_length(self, context: str, continuations: Sequence[str] = (), new_tokens: int = 0) -> int:
-        return self.enc.token_length(context, continuations, new_tokens)
-
     # ---------------------------------------------------------------- public API
     def run(self, requests: Sequence[Request], rank: bool = True, generate: bool = False,
             max_new_tokens: int = 32, progress: Callable[[int], None] | None = None) -> list[Scored]:
@@ -238,9 +235,6 @@ class Scorer:
                 if progress:
                     progress(len(idx))
         return out  # type: ignore[return-value]
-
-    def loglikelihood(self, requests: Sequence[Request], **kw) -> list[Scored]:
-        return self.run(requests, rank=True, generate=False, **kw)
 
     def generate(self, requests: Sequence[Request], max_new_tokens: int = 32, **kw) -> list[str]:
         return [s.generation or "" for s in self.run(requests, rank=False, generate=True,

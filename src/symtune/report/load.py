@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from symtune.errors import SymtuneError
+from symtune.eval.samples import samples_name
 from symtune.provenance import read_jsonl
 
 ICL_SETTINGS = ("instr+labels", "labels", "instr+symbols", "symbols")
@@ -44,7 +45,7 @@ class Eval:
         """Rows of samples_<suite>_<task>.jsonl, or None when the file is absent or unreadable."""
         key = (suite, task)
         if key not in self._samples:
-            p = self.path / f"samples_{suite}_{task}.jsonl"
+            p = self.path / samples_name(suite, task)
             try:
                 self._samples[key] = read_jsonl(p) if p.is_file() else None
             except (OSError, UnicodeDecodeError):

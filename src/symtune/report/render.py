@@ -1,6 +1,6 @@
 """The report as a list of blocks, rendered to Markdown and to one self-contained HTML page.
 
-Blocks: Heading, Para, Table, Image, Code, Bullets, Details. `document(runs)` builds the whole report;
+Blocks: Heading, Para, Table, Image, Bullets, Details. `document(runs)` builds the whole report;
 `to_markdown(blocks)` / `to_html(blocks, title)` render it (HTML embeds the PNGs as base64 data URIs,
 with inline CSS and no external assets).
 """
@@ -49,11 +49,6 @@ class Image:
     name: str  # file name next to report.md
     alt: str
     png: bytes
-
-
-@dataclass
-class Code:
-    text: str
 
 
 @dataclass
@@ -539,8 +534,6 @@ def to_markdown(blocks: list) -> str:
             out.append(table_markdown(b))
         elif isinstance(b, Image):
             out.append(f"![{b.alt}]({b.name})")
-        elif isinstance(b, Code):
-            out.append("```\n" + b.text.rstrip("\n") + "\n```")
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {i}" for i in b.items))
         elif isinstance(b, Details):
@@ -592,8 +585,6 @@ def _html_blocks(blocks: list) -> list[str]:
             data = base64.b64encode(b.png).decode("ascii")
             out.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
                        f"<figcaption>{html.escape(b.alt)} ({html.escape(b.name)})</figcaption></figure>")
-        elif isinstance(b, Code):
-            out.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
         elif isinstance(b, Bullets):
             out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Details):

@@ -20,7 +20,6 @@ import io
 import json
 import random
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 

@@ -15,7 +15,7 @@ the suffix after them. Labels are -100 everywhere except at supervised tokens:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from symtune.errors import SymtuneError
@@ -40,7 +40,6 @@ class EncodeStats:
     dense_tokens: int = 0
     max_tokens: int = 0
     total_tokens: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "kept": self.kept, "dropped_overlong": self.dropped_overlong,

@@ -36,9 +36,12 @@ def plot_loss(log_path: str | Path, png_path: str | Path, title: str = "symtune 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    png_path = Path(png_path)
-    tmp = png_path.with_name("." + png_path.name + ".tmp.png")
-    fig.savefig(tmp)
+    import io
+
+    from symtune.provenance import write_bytes_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    tmp.replace(png_path)
+    write_bytes_atomic(png_path, buf.getvalue())
     return True
