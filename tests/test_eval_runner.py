@@ -107,21 +107,41 @@ def test_generate_scoring_and_algorithmic_suite(tiny_model_dir, tmp_path):
     assert all(isinstance(r["generation"], str) for r in icl)
 
 
-def _lora(base_dir, out_dir):
+def _lora(base_dir, out_dir, b_value=0.0):
+    """A LoRA adapter; b_value != 0 fills its B matrices, so applying it changes the model's outputs."""
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     m = AutoModelForCausalLM.from_pretrained(base_dir)
     pm = get_peft_model(m, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    if b_value:
+        torch.manual_seed(1)
+        with torch.no_grad():
+            for name, p in pm.named_parameters():
+                if "lora_B" in name:
+                    p.copy_(torch.randn_like(p) * b_value)
     pm.save_pretrained(out_dir)
     return str(out_dir)
 
 
 def test_adapter_applied_and_mismatch_rejected(tiny_model_dir, tmp_path, capsys):
-    adapter = _lora(tiny_model_dir, tmp_path / "lora")  # B = 0 at init: same outputs as the base model
+    import json
+
+    adapter = _lora(tiny_model_dir, tmp_path / "lora", b_value=0.5)  # non-zero B: applying it must show
     base = run_eval(_cfg(tiny_model_dir, limit=2), tmp_path / "base", log=lambda s: None)
     tuned = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "tuned", log=lambda s: None)
-    assert tuned["adapter"] == adapter and tuned["results"] == base["results"]
+    assert tuned["adapter"] == adapter
+    lp = {}
+    for run in ("base", "tuned"):
+        lp[run] = [r["logprobs"] for f in sorted((tmp_path / run).glob("samples_*.jsonl"))
+                   for r in map(json.loads, f.read_text().splitlines())]
+    assert len(lp["base"]) == len(lp["tuned"]) > 0
+    diffs = [abs(a - b) for x, y in zip(lp["base"], lp["tuned"]) for a, b in zip(x, y)]
+    assert max(diffs) > 1e-3  # the adapter was applied, not just loaded
+    # the same adapter again gives the same scores (applied deterministically)
+    again = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "again", log=lambda s: None)
+    assert again["results"] == tuned["results"]
     # an adapter for a different architecture
     import torch as _t
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM

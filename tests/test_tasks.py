@@ -174,13 +174,18 @@ def test_task_from_file_errors(tmp_path):
         task_from_file(bad, text_col="a", label_col="b")
 
 
-def test_task_from_file_errors_are_one_line_in_cli(tmp_path, capsys):
-    from symtune.errors import SymtuneError as E
+@pytest.mark.parametrize("verb", [["eval", "--task-file"], ["data", "--task-files"]])
+def test_task_from_file_errors_are_one_line_in_cli(tmp_path, capsys, verb):
+    from symtune.cli import main
 
-    try:
-        task_from_file(tmp_path / "x.csv", text_col="a", label_col="b")
-    except E as e:
-        assert "\n" not in str(e)
+    missing = tmp_path / "x.csv"
+    wrong_col = tmp_path / "y.csv"
+    wrong_col.write_text("sentence,y\na,0\nb,1\n")
+    for path, message in ((missing, "does not exist"), (wrong_col, "text")):
+        rc = main([verb[0], verb[1], str(path), "--out", str(tmp_path / "out" / verb[0])])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "\n" not in err and message in err and str(path) in err, err
+        assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------ Hub-style datasets (local, offline)
