@@ -28,3 +28,12 @@ def test_instruction_and_pairs():
     assert r.prompt.startswith("Does the first sentence entail the second?\n\nQuestion: A man sleeps.\nA man is awake.\nAnswer: no")
     assert r.prompt[r.label_spans[0][0]:r.label_spans[0][1]] == "no"
     assert r.prompt.endswith("Question: p\nh\nAnswer:")
+
+
+def test_one_rule_drops_exemplars_to_fit():
+    from symtune.prompts import exemplar_to_drop
+
+    assert exemplar_to_drop([0, 1, 0, 1, 0]) == 4          # most exemplars: class 0, its last one
+    assert exemplar_to_drop([0, 1, 1, 0]) == 2             # tie: the highest class id, its last one
+    assert exemplar_to_drop([2, 0, 1]) is None             # one per class is kept
+    assert exemplar_to_drop([]) is None

@@ -98,3 +98,20 @@ def render(fmt: PromptFormat, exemplars: list[tuple[Example, str]], query: Examp
 
 def completion(label: str) -> str:
     return DELIMITER + label
+
+
+def exemplar_to_drop(classes: list[int]) -> int | None:
+    """Which exemplar to drop when a prompt is over its token budget, given each shown exemplar's class
+    in prompt order: the last-shown one of the class with the most exemplars (ties: the highest class
+    id), so every class keeps at least one. None when no class has more than one left.
+
+    The one rule for tuning data (data/build.py) and evaluation prompts (eval/suites.py)."""
+    if not classes:
+        return None
+    counts: dict[int, int] = {}
+    for c in classes:
+        counts[c] = counts.get(c, 0) + 1
+    cls = max(counts, key=lambda c: (counts[c], c))
+    if counts[cls] <= 1:
+        return None
+    return max(i for i, c in enumerate(classes) if c == cls)

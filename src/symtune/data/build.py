@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
-from symtune.prompts import TEMPLATES, completion, get_template, render
+from symtune.prompts import TEMPLATES, completion, exemplar_to_drop, get_template, render
 from symtune.symbols import SymbolPool
 from symtune.tasks.base import Task
 
@@ -235,15 +235,11 @@ class RowBuilder:
 
     @staticmethod
     def _can_drop(exemplars, n_cls) -> bool:
-        return len(exemplars) > n_cls
+        return exemplar_to_drop([c for j, c in exemplars]) is not None
 
     @staticmethod
     def _drop_index(exemplars, n_cls) -> int:
-        """Drop the last-shown exemplar of the class with the most exemplars (keeps one per class)."""
-        counts = collections.Counter(c for j, c in exemplars)
-        top = max(counts.values())
-        cls = min(c for c, n in counts.items() if n == top)
-        return max(k for k, (j, c) in enumerate(exemplars) if c == cls)
+        return exemplar_to_drop([c for j, c in exemplars])
 
 
 # -- parallel building (fork: workers inherit the builder) -------------------------------------

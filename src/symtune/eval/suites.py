@@ -42,6 +42,7 @@ from typing import Callable
 
 from symtune.errors import SymtuneError
 from symtune.eval.config import ICL_SETTINGS, EvalConfig
+from symtune.prompts import exemplar_to_drop
 
 SYMBOL_SETTINGS = ("instr+symbols", "symbols")
 K_CURVE_SETTINGS = ("labels", "symbols")
@@ -170,13 +171,11 @@ def _fit(task_name: str, doc_id: int, pairs: list, render: Callable[[list], str]
         ok, n = budget.fits(prompt, options, new_tokens)
         if ok:
             return prompt, dropped, n, pairs
-        counts = Counter(ex.label for ex, _ in pairs)
-        cls = max(counts, key=lambda c: (counts[c], c))
-        if counts[cls] <= 1:
+        idx = exemplar_to_drop([ex.label for ex, _ in pairs])
+        if idx is None:
             raise SymtuneError(
                 f"task {task_name}, query {doc_id}: the prompt needs {n} tokens with one exemplar per class, "
                 f"over the limit of {budget.max_length}; raise --max-length or use shorter inputs")
-        idx = max(i for i, (ex, _) in enumerate(pairs) if ex.label == cls)
         del pairs[idx]
         dropped += 1
 
