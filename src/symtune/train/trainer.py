@@ -1,186 +1,36 @@
-"""Symbol tuning with Hugging Face `Trainer` (+ PEFT LoRA, accelerate for devices and processes).
+"""run_training: symbol tuning with Hugging Face `Trainer` (+ PEFT LoRA, accelerate for devices and processes).
 
-What symtune adds to a stock Trainer:
+    symtune train --data rows.jsonl --out runs/lora --steps 100
 
-- `SymtuneTrainer.compute_loss`: the vocabulary projection runs only at supervised positions. The
-  model is called through its (possibly DDP/FSDP-wrapped) forward with a boolean `logits_to_keep`
-  mask, so `lm_head` sees only the hidden states whose next-token label is supervised; logits are
-  (n_supervised, vocab) instead of (batch, length, vocab). The summed cross-entropy is divided by
-  Trainer's `num_items_in_batch` (supervised tokens over all accumulated micro-batches and all
-  processes), so gradient accumulation and DDP give the same update as one large batch.
-- `StepLogCallback`: DIR/log.jsonl, one row per optimizer step (and per evaluation).
-- `CheckpointMarkerCallback`: a checkpoint counts as complete only once `symtune_complete.json` is in
-  it (written after Trainer has saved weights, optimizer, scheduler, RNG and trainer state); a rerun
-  of the same command resumes from the last complete one and ignores the rest (e.g. left by a kill
-  during saving). A kill after the last checkpoint trains no extra step (see run_training).
-- `guards.py`: hyperparameter ranges, and a callback that stops a run whose loss or weights go NaN.
+This module wires the pieces together; each lives in its own file:
+
+- loss.py: `SymtuneTrainer.compute_loss`, the vocabulary projection only at supervised positions, the
+  loss divided by supervised tokens over accumulated micro-batches and processes.
+- callbacks.py: DIR/log.jsonl (one row per optimizer step and evaluation), loss.png, checkpoint markers.
+- folder.py: the output folder, complete checkpoints, and whether a rerun may continue a run (a rerun
+  of the same command resumes from the last complete checkpoint; a kill after the last checkpoint
+  trains no extra step).
+- guards.py: hyperparameter ranges, and a callback that stops a run whose loss or weights go NaN.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import resource
 import sys
 import time
 from pathlib import Path
 
 from symtune.errors import SymtuneError
-from symtune.train.config import NON_SEMANTIC, TrainConfig
-
-MARKER = "symtune_complete.json"
-META = "symtune_train.json"
-CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
+from symtune.train.callbacks import make_callbacks
+from symtune.train.config import TrainConfig
+from symtune.train.folder import (CKPT_RE, MARKER, META, check_out_dir, file_sha, last_complete_checkpoint,
+                                  semantic_config)
+from symtune.train.loss import make_trainer_class
 
 
 def peak_rss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
-
-
-def file_sha(path: str | Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def semantic_config(cfg_dict: dict) -> dict:
-    return {k: v for k, v in cfg_dict.items() if k not in NON_SEMANTIC}
-
-
-def last_complete_checkpoint(ckpt_dir: Path) -> Path | None:
-    best = None
-    if ckpt_dir.is_dir():
-        for p in ckpt_dir.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m and p.is_dir() and (p / MARKER).is_file() and (p / "trainer_state.json").is_file():
-                if best is None or int(m.group(1)) > best[0]:
-                    best = (int(m.group(1)), p)
-    return best[1] if best else None
-
-
-def _callbacks_base():
-    from transformers import TrainerCallback
-
-    return TrainerCallback
-
-
-def make_trainer_class():
-    import torch
-    import torch.nn.functional as F
-    from transformers import Trainer
-
-    class SymtuneTrainer(Trainer):
-        # compute_loss divides by num_items_in_batch itself (see below)
-        loss_is_scaled_for_ga = True
-
-        def __init__(self, *a, **kw):
-            super().__init__(*a, **kw)
-            # Make Trainer count supervised tokens over the accumulated batch (num_items_in_batch) whatever
-            # the model class says about loss kwargs; it counts `shift_labels` from our collator.
-            self.model_accepts_loss_kwargs = True
-            self.step_supervised_tokens = 0
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = dict(inputs)
-            inputs.pop("labels", None)
-            shift = inputs.pop("shift_labels")
-            keep = shift.ne(-100)
-            out = model(**inputs, logits_to_keep=keep, use_cache=False)
-            logits = out.logits
-            if logits.dim() == 3:  # a model class without boolean logits_to_keep: slice after the fact
-                logits = logits[keep]
-            targets = shift[keep]
-            loss_sum = F.cross_entropy(logits.float(), targets, reduction="sum")
-            n_local = keep.sum()
-            if num_items_in_batch is None:
-                loss = loss_sum / n_local.clamp(min=1)
-            else:
-                if torch.is_tensor(num_items_in_batch):
-                    num_items_in_batch = num_items_in_batch.to(loss_sum.device)
-                loss = loss_sum / num_items_in_batch
-                if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
-                    # num_items_in_batch counts all processes; DDP averages gradients over processes
-                    loss = loss * self.accelerator.num_processes
-                if model.training:
-                    self.step_supervised_tokens = int(num_items_in_batch)
-            return (loss, {"loss": loss.detach()}) if return_outputs else loss
-
-    return SymtuneTrainer
-
-
-def make_callbacks(out: Path, log_path: Path, png_path: Path, title: str):
-    TrainerCallback = _callbacks_base()
-
-    class StepLogCallback(TrainerCallback):
-        def __init__(self):
-            self.trainer = None
-            self.t_begin = None
-            self.t_last = None
-            self.tokens_last = 0
-            self.first_loss = None
-            self.last_losses: list[float] = []
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.t_begin = self.t_last = time.perf_counter()
-            self.tokens_last = state.num_input_tokens_seen
-            self.elapsed_before = 0.0
-            if log_path.is_file() and state.global_step > 0:
-                from symtune.provenance import read_jsonl
-
-                rows = [r for r in read_jsonl(log_path) if r.get("step", 0) <= state.global_step]
-                if rows:
-                    self.elapsed_before = max(r.get("elapsed_s", 0.0) for r in rows)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not state.is_world_process_zero or not logs:
-                return
-            now = time.perf_counter()
-            row = None
-            if "loss" in logs:
-                tokens = state.num_input_tokens_seen - self.tokens_last
-                dt = now - self.t_last
-                self.t_last, self.tokens_last = now, state.num_input_tokens_seen
-                loss = float(logs["loss"])
-                row = {"step": state.global_step, "loss": round(loss, 6),
-                       "lr": logs.get("learning_rate"), "grad_norm": _num(logs.get("grad_norm")),
-                       "tokens": tokens, "tokens_per_s": round(tokens / dt, 1) if dt > 0 else None,
-                       "supervised_tokens": getattr(self.trainer, "step_supervised_tokens", None),
-                       "step_s": round(dt, 3), "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2),
-                       "epoch": round(float(logs.get("epoch", state.epoch or 0)), 4)}
-                if self.first_loss is None:
-                    self.first_loss = loss
-                self.last_losses = (self.last_losses + [loss])[-10:]
-            elif "eval_loss" in logs:
-                row = {"step": state.global_step, "eval_loss": round(float(logs["eval_loss"]), 6),
-                       "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2)}
-            if row is not None:
-                with open(log_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-
-        def on_save(self, args, state, control, **kw):
-            if state.is_world_process_zero:
-                from symtune.train.plot import plot_loss
-
-                plot_loss(log_path, png_path, title)
-
-    class CheckpointMarkerCallback(TrainerCallback):
-        """Mark checkpoint-N complete after Trainer wrote all of it (on_save runs after _save_checkpoint)."""
-
-        def on_save(self, args, state, control, **kw):
-            if not state.is_world_process_zero:
-                return
-            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if ckpt.is_dir():
-                from symtune.provenance import write_json_atomic
-
-                write_json_atomic(ckpt / MARKER, {"step": state.global_step, "time": time.time()})
-
-    return StepLogCallback(), CheckpointMarkerCallback()
 
 
 def _checkpointing_args(TrainingArguments, on: bool) -> dict:
@@ -192,46 +42,6 @@ def _checkpointing_args(TrainingArguments, on: bool) -> dict:
     names = {f.name for f in dataclasses.fields(TrainingArguments)}
     key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
     return {key: True, key + "_kwargs": {"use_reentrant": False}}
-
-
-def _num(x):
-    try:
-        return None if x is None else round(float(x), 6)
-    except (TypeError, ValueError):
-        return None
-
-
-def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | None:
-    """Refuse to overwrite another run; accept a folder holding a run of the same config and data.
-
-    A run of the same config that was interrupted (status running) is resumed by the same command,
-    with or without --resume; a finished one is left as it is. Returns the previous
-    symtune_train.json (or None for a fresh folder)."""
-    out = Path(cfg.out)
-    meta_path = out / META
-    if out.exists() and not out.is_dir():
-        raise SymtuneError(f"output path {out} is a file; pass a folder to --out")
-    if not meta_path.is_file():
-        if out.is_dir() and any(out.iterdir()):
-            raise SymtuneError(f"output folder {out} is not empty and holds no {META}; choose a new or empty --out")
-        return None
-    try:
-        prev = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise SymtuneError(f"{meta_path} is unreadable; choose a new --out") from None
-    status = prev.get("status", "?")
-    if status == "diverged":
-        raise SymtuneError(f"output folder {out} holds a training run that diverged ({prev.get('diverged', '')}); "
-                           "choose a new --out")
-    old = semantic_config(prev.get("config", {}))
-    new = semantic_config(cfg_dict)
-    old["data_sha256"], new["data_sha256"] = prev.get("data", {}).get("sha256"), data_sha
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if diff:
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
-        raise SymtuneError(f"output folder {out} already holds a training run ({status}) with a different config "
-                           f"({detail}); rerun with the same options to resume it or choose a new --out")
-    return prev
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -448,4 +258,5 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     return meta
 
 
-__all__ = ["run_training", "last_complete_checkpoint", "check_out_dir", "MARKER", "META"]
+__all__ = ["run_training", "validate", "check_out_dir", "file_sha", "last_complete_checkpoint", "MARKER", "META",
+           "make_trainer_class"]
