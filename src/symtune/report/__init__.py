@@ -5,7 +5,7 @@
     print(summary_table_markdown(["runs/st"]))   # the Table-1 analogue alone (for the README)
 
 Modules: load.py (tolerant run-folder reader), analysis.py (means, deltas, 95% intervals),
-plots.py (matplotlib figures as PNG bytes), render.py (Markdown + HTML); measures.py, measure_plots.py and
+plots.py (matplotlib figures as PNG bytes), blocks.py (the block model), render.py (sections -> blocks), markdown.py and page.py (blocks -> report.md / report.html); measures.py, measure_plots.py and
 measure_blocks.py: the measurement section (clustered intervals, diagnostics, permutation control, curves).
 """
 

@@ -41,7 +41,7 @@ def _who(runs: list[Run], r: Run) -> str:
 
 
 def _split_para(runs: list[Run]):
-    from symtune.report.render import Para
+    from symtune.report.blocks import Para
 
     bits = []
     for r in runs:
@@ -58,7 +58,7 @@ def _split_para(runs: list[Run]):
 
 
 def _intervals_blocks(runs: list[Run], metric: str) -> list:
-    from symtune.report.render import Heading, Para, Table
+    from symtune.report.blocks import Heading, Para, Table
 
     out: list = [Heading(3, "Paired intervals, clustered by source item")]
     out.append(Para("Δ = tuned − base, mean over tasks. The 95% interval is a paired cluster bootstrap over source "
@@ -91,7 +91,7 @@ def _fam(d: dict, fam: str, key: str) -> str:
 
 
 def _diag_blocks(runs: list[Run], metric: str) -> list:
-    from symtune.report.render import Details, Heading, Para, Table
+    from symtune.report.blocks import Details, Heading, Para, Table
 
     out: list = [Heading(3, "Diagnostics")]
     out.append(Para("From the samples, per setting, base and tuned. Accuracy, majority share (most frequent "
@@ -146,7 +146,7 @@ def _diag_blocks(runs: list[Run], metric: str) -> list:
 
 
 def _perm_blocks(runs: list[Run], metric: str) -> list:
-    from symtune.report.render import Heading, Para, Table
+    from symtune.report.blocks import Heading, Para, Table
 
     out: list = [Heading(3, "Symbol-permutation control")]
     sums = [perm_summary(r, metric) for r in runs]
@@ -182,7 +182,7 @@ def _perm_blocks(runs: list[Run], metric: str) -> list:
 
 
 def _flip_blocks(runs: list[Run], metric: str) -> list:
-    from symtune.report.render import Heading, Image, Para, Table
+    from symtune.report.blocks import Heading, Image, Para, Table
 
     out: list = [Heading(3, "Flip curve")]
     sums = [flip_summary(r, metric) for r in runs]
@@ -230,7 +230,7 @@ def _flip_blocks(runs: list[Run], metric: str) -> list:
 
 
 def _k_blocks(runs: list[Run], metric: str) -> list:
-    from symtune.report.render import Heading, Image, Para, Table
+    from symtune.report.blocks import Heading, Image, Para, Table
 
     out: list = [Heading(3, "Exemplars per class")]
     sums = [k_summary(r, metric) for r in runs]
@@ -268,7 +268,7 @@ def _k_blocks(runs: list[Run], metric: str) -> list:
 
 def measurement_blocks(runs: list[Run], metric: str = "acc") -> list:
     """Heading, split note, intervals, diagnostics, permutation control, flip curve, k curve."""
-    from symtune.report.render import Heading
+    from symtune.report.blocks import Heading
 
     out: list = [Heading(2, "Measurements: intervals, diagnostics, controls, curves")]
     para = _split_para(runs)

@@ -1,20 +1,18 @@
-"""The report as a list of blocks, rendered to Markdown and to one self-contained HTML page.
+"""The report's sections, as blocks: Table 1, other suites, per task, training, data, provenance.
 
-Blocks: Heading, Para, Table, Image, Bullets, Details. `document(runs)` builds the whole report;
-`to_markdown(blocks)` / `to_html(blocks, title)` render it (HTML embeds the PNGs as base64 data URIs,
-with inline CSS and no external assets).
+`document(runs)` builds the whole report (the measurement sections come from measure_blocks.py);
+blocks.py defines the blocks, markdown.py and page.py render them (`to_markdown`, `to_html`, re-exported
+here with `images` and `table_markdown` for callers).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import re
-from dataclasses import dataclass, field
-
 from symtune.report import plots
 from symtune.report.analysis import Comparison, categories, compare, per_task, same_base, train_summary
+from symtune.report.blocks import Bullets, Details, Heading, Image, Para, Table, images
 from symtune.report.load import Run
+from symtune.report.markdown import table_markdown, to_markdown
+from symtune.report.page import to_html
 
 SETTING_ROWS = [  # (setting key, Table-1 row name, instruction, relevant labels)
     ("instr+labels", "Instr + labels", "yes", "yes"),
@@ -23,43 +21,6 @@ SETTING_ROWS = [  # (setting key, Table-1 row name, instruction, relevant labels
     ("symbols", "Symbols only (neither)", "no", "no (symbols)"),
 ]
 DASH = "–"
-
-
-# ---------------------------------------------------------------- blocks
-@dataclass
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass
-class Para:
-    text: str  # `code` spans allowed
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    align: str = ""  # one char per column: l / r / c (default: first left, rest right)
-
-
-@dataclass
-class Image:
-    name: str  # file name next to report.md
-    alt: str
-    png: bytes
-
-
-@dataclass
-class Bullets:
-    items: list[str]
-
-
-@dataclass
-class Details:
-    summary: str
-    blocks: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -507,107 +468,6 @@ def document(runs: list[Run], metric: str = "acc") -> list:
     b.append(Heading(2, "Configuration, seeds, versions, timings"))
     b += _provenance_section(runs)
     return b
-
-
-# ---------------------------------------------------------------- markdown
-def _md_cell(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-
-def table_markdown(t: Table) -> str:
-    align = t.align or ("l" + "r" * (len(t.header) - 1))
-    sep = {"l": "---", "r": "---:", "c": ":---:"}
-    lines = ["| " + " | ".join(_md_cell(h) for h in t.header) + " |",
-             "|" + "|".join(sep.get(a, "---") for a in align.ljust(len(t.header), "r")) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-    return "\n".join(lines)
-
-
-def to_markdown(blocks: list) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
-        elif isinstance(b, Para):
-            out.append(b.text)
-        elif isinstance(b, Table):
-            out.append(table_markdown(b))
-        elif isinstance(b, Image):
-            out.append(f"![{b.alt}]({b.name})")
-        elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {i}" for i in b.items))
-        elif isinstance(b, Details):
-            out.append(f"**{b.summary}**")
-            out.append(to_markdown(b.blocks).rstrip("\n"))
-    return "\n\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------- html
-CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{border-bottom:2px solid #ddd;padding-bottom:.2em}h2{border-bottom:1px solid #eee;padding-bottom:.15em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
-th,td{border:1px solid #d0d0d0;padding:.28em .6em}th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
-td.r,th.r{text-align:right;font-variant-numeric:tabular-nums}td.c,th.c{text-align:center}
-img{max-width:100%;height:auto;display:block;margin:.8em 0}
-code{background:#f2f2f2;padding:0 .25em;border-radius:3px;font-size:.92em}
-pre{background:#f6f6f6;padding:.8em;overflow-x:auto}details{margin:.8em 0}summary{cursor:pointer;font-weight:600}
-figure{margin:1em 0}figcaption{color:#555;font-size:.9em}
-"""
-
-
-def _inline(text: str) -> str:
-    s = html.escape(str(text), quote=False)
-    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
-
-
-def _table_html(t: Table) -> str:
-    align = (t.align or ("l" + "r" * (len(t.header) - 1))).ljust(len(t.header), "r")
-    cls = lambda i: f' class="{align[i]}"' if align[i] in "rc" else ""  # noqa: E731
-    head = "".join(f"<th{cls(i)}>{_inline(h)}</th>" for i, h in enumerate(t.header))
-    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(row)) + "</tr>\n"
-                   for row in t.rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
-
-
-def _html_blocks(blocks: list) -> list[str]:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
-        elif isinstance(b, Para):
-            out.append(f"<p>{_inline(b.text)}</p>")
-        elif isinstance(b, Table):
-            out.append(_table_html(b))
-        elif isinstance(b, Image):
-            data = base64.b64encode(b.png).decode("ascii")
-            out.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
-                       f"<figcaption>{html.escape(b.alt)} ({html.escape(b.name)})</figcaption></figure>")
-        elif isinstance(b, Bullets):
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
-        elif isinstance(b, Details):
-            out.append(f"<details><summary>{_inline(b.summary)}</summary>\n" + "\n".join(_html_blocks(b.blocks))
-                       + "\n</details>")
-    return out
-
-
-def to_html(blocks: list, title: str = "Symbol tuning report") -> str:
-    body = "\n".join(_html_blocks(blocks))
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
-
-
-def images(blocks: list) -> list[Image]:
-    out = []
-    for b in blocks:
-        if isinstance(b, Image):
-            out.append(b)
-        elif isinstance(b, Details):
-            out += images(b.blocks)
-    return out
 
 
 __all__ = ["document", "to_markdown", "to_html", "table1", "table_markdown", "images"]
