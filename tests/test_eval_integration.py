@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from symtune.eval.config import EvalConfig
-from symtune.eval.scoring import Request, Scorer, naive_logprobs
+from reference_scoring import naive_logprobs
+
+from symtune.eval.scoring import Request, Scorer
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,9 @@ import random
 import pytest
 import torch
 
-from symtune.eval.scoring import Encoder, Request, Scorer, naive_logprobs, trim_generation
+from reference_scoring import naive_logprobs
+
+from symtune.eval.scoring import Encoder, Request, Scorer, trim_generation
 
 
 @pytest.fixture(autouse=True, scope="module")

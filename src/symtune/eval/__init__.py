@@ -3,7 +3,9 @@
     from symtune.eval import EvalConfig, evaluate
     doc = evaluate(EvalConfig(model="smollm2-135m", suite="icl"), "runs/eval_base")
 
-    scoring.py  Scorer / Encoder: lm-eval request contract, one pass per prompt, batched
+    encoding.py the request contract (lm-eval rules): Request, Encoder, Scored
+    scoring.py  Scorer: rank + greedy generation, one packed pass per batch
+    threads.py  CPU threads per process
     suites.py   prompt items for each suite (seeded, model-independent)
     metrics.py  acc / acc_norm / acc_gen, Wilson CI, chance, majority share, summary
     runner.py   resumable, data-parallel runs -> results.json + samples_<suite>_<task>.jsonl

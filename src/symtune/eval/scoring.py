@@ -37,123 +37,19 @@ divides by characters instead).
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from symtune.errors import SymtuneError
+from symtune.eval.encoding import Encoder, Request, Scored, argmax
+from symtune.eval.threads import default_threads, set_threads
 
-
-@dataclass
-class Request:
-    context: str
-    continuations: list[str] = field(default_factory=list)  # empty = generation only
-    max_new_tokens: int | None = None  # per-request generation budget (default: run()'s)
-
-
-@dataclass
-class Scored:
-    logprobs: list[float]  # summed log-prob per option
-    n_tokens: list[int]  # option token counts
-    option_tokens: list[list[int]]
-    generation: str | None = None  # trimmed greedy generation (when asked)
-    context_tokens: int = 0
-
-    @property
-    def pred(self) -> int | None:
-        return argmax(self.logprobs) if self.logprobs else None
-
-    @property
-    def pred_norm(self) -> int | None:
-        if not self.logprobs:
-            return None
-        return argmax([lp / max(n, 1) for lp, n in zip(self.logprobs, self.n_tokens)])
-
-
-def argmax(xs: Sequence[float]) -> int:
-    best, idx = -math.inf, 0
-    for i, x in enumerate(xs):
-        if x > best:  # ties -> first option (deterministic)
-            best, idx = x, i
-    return idx
-
-
-def default_threads(world_size: int = 1) -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, world_size))
-
-
-def set_threads(n: int | None, world_size: int = 1) -> int:
-    import torch
-
-    n = n or default_threads(world_size)
-    torch.set_num_threads(n)
-    return n
+__all__ = ["Scorer", "Encoder", "Request", "Scored", "argmax", "default_threads", "set_threads", "trim_generation",
+           "newline_token_mask"]
 
 
 def trim_generation(text: str) -> str:
     """Greedy output -> answer string: cut at the first newline, strip surrounding whitespace."""
     return text.split("\n", 1)[0].strip()
-
-
-class Encoder:
-    """Tokenization of requests (lm-eval rules); needs only a tokenizer (used by export too)."""
-
-    def __init__(self, tokenizer, add_bos: bool | None = None):
-        self.tok = tokenizer
-        if add_bos is None:  # follow the tokenizer: does it put BOS in front of plain text?
-            ids = tokenizer("a")["input_ids"]
-            add_bos = bool(ids) and tokenizer.bos_token_id is not None and ids[0] == tokenizer.bos_token_id
-        self.add_bos = add_bos
-
-    def _enc(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=False)["input_ids"]
-
-    @property
-    def prefix_token_id(self) -> int:
-        if self.tok.bos_token_id is not None:
-            return self.tok.bos_token_id
-        return self.tok.eos_token_id
-
-    def encode_context(self, context: str) -> list[int]:
-        """Context tokens after moving trailing whitespace into the continuation."""
-        context = context.rstrip()
-        ids = ([self.prefix_token_id] if self.add_bos else []) + (self._enc(context) if context else [])
-        return ids or [self.prefix_token_id]  # empty context: condition on the prefix token (lm-eval)
-
-    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-eval `_encode_pair`: whitespace moves to the continuation; encode whole, slice context."""
-        n_spaces = len(context) - len(context.rstrip())
-        if n_spaces > 0:
-            continuation = context[-n_spaces:] + continuation
-            context = context[:-n_spaces]
-        bos = [self.prefix_token_id] if self.add_bos else []
-        if not context:
-            return bos or [self.prefix_token_id], self._enc(continuation)
-        whole = bos + self._enc(context + continuation)
-        ctx = bos + self._enc(context)
-        return ctx, whole[len(ctx):]
-
-    def encode_request(self, r: Request) -> tuple[list[int], list[list[int]]]:
-        ctx_ids = self.encode_context(r.context)
-        conts = []
-        for c in r.continuations:
-            cids, cont = self.encode_pair(r.context, c)
-            if cids != ctx_ids:  # cannot happen (same context string); invariant check
-                raise AssertionError("context tokens differ between options")
-            if not cont:
-                raise SymtuneError(f"option {c!r} is empty after tokenization; options must contain text")
-            conts.append(cont)
-        return ctx_ids, conts
-
-    def token_length(self, context: str, continuations: Sequence[str] = (), new_tokens: int = 0) -> int:
-        """Tokens a request needs: context plus its longest option (or the generation budget)."""
-        ctx, conts = self.encode_request(Request(context, list(continuations)))
-        return len(ctx) + max([len(c) for c in conts] + [new_tokens])
 
 
 class Scorer:
@@ -483,15 +379,3 @@ def newline_token_mask(tok):
                 mask[i] = True
         _NEWLINE_CACHE[key] = mask
     return _NEWLINE_CACHE[key]
-
-
-def naive_logprobs(model, scorer: Scorer, context: str, continuation: str) -> float:
-    """Reference: one unpadded full-sequence forward, no cache (used by tests and benchmarks)."""
-    import torch
-
-    ctx, cont = scorer.encode_pair(context, continuation)
-    ids = torch.tensor([ctx + cont])
-    with torch.inference_mode():
-        logits = model(input_ids=ids).logits.float()
-    logp = torch.log_softmax(logits[0, len(ctx) - 1:-1], dim=-1)
-    return float(logp.gather(-1, torch.tensor(cont).unsqueeze(-1)).double().sum())
