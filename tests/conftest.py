@@ -34,3 +34,31 @@ def tiny_model_dir(tmp_path_factory, bundled_model_dir):
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def report_runs(tmp_path_factory, tiny_model_dir):
+    """Run folders for report tests, written by the real pipeline on the tiny model: a symbol-tuned run,
+    a random-labels control without samples files or data folder (the report's fallbacks), and a partial
+    run (base evaluation only, no run.json, a training log cut mid-line)."""
+    import shutil
+
+    from test_pipeline import tiny_cfg
+
+    from symtune.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("report_runs")
+    st, control, partial = root / "st_run", root / "control_run", root / "partial_run"
+    kw = dict(eval__suite="all", eval__limit=4, eval__lf_subtasks=["c001", "c002", "c003"])
+    run_pipeline(tiny_cfg(tiny_model_dir, **kw), st)
+    run_pipeline(tiny_cfg(tiny_model_dir, control="random-labels", **kw), control)
+    for f in control.glob("eval_*/samples_*.jsonl"):
+        f.unlink()
+    shutil.rmtree(control / "data")
+    run_pipeline(tiny_cfg(tiny_model_dir, **kw), partial, stop_after="eval_base")
+    (partial / "run.json").unlink()
+    shutil.rmtree(partial / "data")
+    (partial / "train").mkdir()
+    log = (st / "train" / "log.jsonl").read_text().splitlines()
+    (partial / "train" / "log.jsonl").write_text(log[0] + "\n" + log[1][: len(log[1]) // 2])  # killed mid-write
+    return st, control, partial

@@ -127,10 +127,8 @@ def test_flip_curve_and_k_curve_with_plots(report):
     assert "Flip curve" in (out / "report.html").read_text()
 
 
-def test_opt_in_parts_say_how_to_run_them(tmp_path):
-    from pathlib import Path
-
-    st = Path(__file__).parent / "fixtures" / "report" / "st_run"
+def test_opt_in_parts_say_how_to_run_them(tmp_path, report_runs):
+    st = report_runs[0]
     build_report([st], out=tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert md.count("Not run: opt-in") == 3 and not (tmp_path / "flip_curve.png").exists()
