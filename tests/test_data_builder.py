@@ -153,3 +153,29 @@ def test_tail_prefix_check_matches_whole_prompt_encoding(tok):
         f = tok(row["prompt"] + row["completion"])["input_ids"]
         assert f[: len(p)] == p
         assert len(f) - len(p) == row["meta"]["completion_tokens"]
+
+
+def test_mixed_families_with_a_token_cap_and_the_eval_pool(tok):
+    """[int, letters, word] with max_symbol_tokens 4: every symbol within the cap, all three families in
+    the tuning rows (none starved by the cap), and the evaluation's symbol prompts mix the same families."""
+    from collections import Counter
+
+    from symtune.data.build import Stats
+    from symtune.eval.config import EvalConfig
+    from symtune.eval.scoring import Encoder
+    from symtune.eval.suites import Budget, icl_items
+
+    b, _ = build(tok, [make_task("a", 3)], symbol_families=["int", "letters", "word"], max_symbol_tokens=4,
+                 max_length=2048)
+    stats = Stats()
+    for i in range(60):
+        m = b.row(i)["meta"]
+        stats.add_meta(m)
+        assert all(len(tok.encode(" " + s, add_special_tokens=False)) <= 4 for s in m["symbols"])
+    fam = stats.as_dict()["symbol_families"]
+    assert set(fam) == {"int", "letters", "word"} and min(fam.values()) >= 40, fam  # 180 symbols, ~60 each
+    task = make_task("ev", 3)
+    task.role, task.exemplar_split, task.query_split = "eval", "train", "validation"
+    items = icl_items(task, EvalConfig(limit=30, settings=["symbols"]), tok, Budget(Encoder(tok), 4096))
+    eval_fam = Counter(f for it in items for f in it.meta["families"])
+    assert set(eval_fam) == {"int", "letters", "word"} and min(eval_fam.values()) >= 15, eval_fam
