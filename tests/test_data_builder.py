@@ -153,3 +153,73 @@ def test_tail_prefix_check_matches_whole_prompt_encoding(tok):
         f = tok(row["prompt"] + row["completion"])["input_ids"]
         assert f[: len(p)] == p
         assert len(f) - len(p) == row["meta"]["completion_tokens"]
+
+
+def test_mixed_families_with_a_token_cap_and_the_eval_pool(tok):
+    """[int, letters, word] with max_symbol_tokens 4: every symbol within the cap, all three families in
+    the tuning rows (none starved by the cap), and the evaluation's symbol prompts mix the same families."""
+    from collections import Counter
+
+    from symtune.data.build import Stats
+    from symtune.eval.config import EvalConfig
+    from symtune.eval.scoring import Encoder
+    from symtune.eval.suites import Budget, icl_items
+
+    b, _ = build(tok, [make_task("a", 3)], symbol_families=["int", "letters", "word"], max_symbol_tokens=4,
+                 max_length=2048)
+    stats = Stats()
+    for i in range(60):
+        m = b.row(i)["meta"]
+        stats.add_meta(m)
+        assert all(len(tok.encode(" " + s, add_special_tokens=False)) <= 4 for s in m["symbols"])
+    fam = stats.as_dict()["symbol_families"]
+    assert set(fam) == {"int", "letters", "word"} and min(fam.values()) >= 40, fam  # 180 symbols, ~60 each
+    task = make_task("ev", 3)
+    task.role, task.exemplar_split, task.query_split = "eval", "train", "validation"
+    items = icl_items(task, EvalConfig(limit=30, settings=["symbols"]), tok, Budget(Encoder(tok), 4096))
+    eval_fam = Counter(f for it in items for f in it.meta["families"])
+    assert set(eval_fam) == {"int", "letters", "word"} and min(eval_fam.values()) >= 15, eval_fam
+
+
+def _orig_class(before: str) -> int:
+    """The original class of the last example text in `before` (make_task's texts end "train <class> <i>")."""
+    import re
+
+    return int(re.findall(r"train (\d+) \d+", before)[-1])
+
+
+def test_class_subsets(tok):
+    """class_subsets: a symbol prompt of an n-class task shows 2..n classes, renumbered 0..k-1 (meta.classes
+    gives the original ids), every exemplar and the query from those classes; natural prompts keep all."""
+    b, _ = build(tok, [make_task("five", 5)], class_subsets=True, symbol_fraction=0.7, max_length=4096)
+    sizes = set()
+    for i in range(80):
+        row = b.row(i)
+        m = row["meta"]
+        if m["label_mode"] == "natural":
+            assert m["classes"] == [0, 1, 2, 3, 4] and m["symbols"] == [f"label{c}" for c in range(5)]
+            continue
+        k = len(m["classes"])
+        sizes.add(k)
+        assert 2 <= k <= 5 and m["classes"] == sorted(set(m["classes"]))
+        assert len(m["symbols"]) == len(m["exemplars_per_class"]) == k
+        assert m["labels"] == [f"label{c}" for c in m["classes"]]
+        assert 0 <= m["query_class"] < k and row["completion"] == " " + m["symbols"][m["query_class"]]
+        assert all(n >= 1 for n in m["exemplars_per_class"])
+        for span in m["exemplar_labels"]:
+            assert row["prompt"][span["start"]:span["end"]] == m["symbols"][span["class"]]
+            assert _orig_class(row["prompt"][:span["start"]]) == m["classes"][span["class"]]
+        assert _orig_class(row["prompt"]) == m["classes"][m["query_class"]]
+    assert sizes == {2, 3, 4, 5}
+
+
+def test_class_subsets_off_leaves_rows_untouched_and_binary_tasks_whole(tok):
+    tasks = [make_task("a", 2), make_task("b", 4)]
+    off = [build(tok, tasks, max_length=2048)[0].row(i) for i in range(20)]
+    assert all("classes" not in r["meta"] for r in off)
+    on = [build(tok, tasks, max_length=2048, class_subsets=True)[0].row(i) for i in range(20)]
+    for a, b in zip(off, on):
+        if a["meta"]["task"] == "a":  # binary: nothing to subset, so the same row
+            b = dict(b, meta={k: v for k, v in b["meta"].items() if k != "classes"})
+            assert a == b
+    assert any(len(r["meta"]["classes"]) < 4 for r in on if r["meta"]["task"] == "b")

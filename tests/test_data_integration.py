@@ -55,3 +55,24 @@ def test_user_file_tuning_data(tmp_path):
     assert len(rows) == 10 and all(len(r["meta"]["symbols"]) == 2 for r in rows)
     assert main(["data", "--out", str(tmp_path / "e.jsonl"), "--task-files", str(f), "--text-col", "text"]) == 2
     assert not (tmp_path / "e.jsonl").exists()
+
+
+def test_recipe_levers_on_bundled_tasks(tmp_path):
+    """The recipe's data levers through the CLI on real tasks: a third (7-class) tuning task with class
+    subsets, mixed symbol families under a 4-token cap, a natural-label share, 384-token prompts."""
+    out = tmp_path / "mix.jsonl"
+    assert main(["data", "--out", str(out), "--n-prompts", "120", "--seed", "1", "--max-length", "384",
+                 "--tasks", "multiemo_pn,multiemo_domain,multiemo_lang", "--min-exemplars", "2",
+                 "--max-exemplars", "3", "--class-subsets", "--symbol-families", "int,letters,word",
+                 "--max-symbol-tokens", "4", "--symbol-fraction", "0.75"]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    stats = json.loads((tmp_path / "mix.stats.json").read_text())["stats"]
+    assert set(stats["tasks"]) == {"multiemo_pn", "multiemo_domain", "multiemo_lang"}
+    assert set(stats["symbol_families"]) == {"int", "letters", "word"}
+    assert 0.1 < stats["label_modes"]["natural"] / 120 < 0.4
+    lang = [r["meta"] for r in rows if r["meta"]["task"] == "multiemo_lang" and r["meta"]["label_mode"] == "symbols"]
+    assert lang and len({len(m["classes"]) for m in lang}) > 2  # subsets of several sizes out of 7
+    for r in rows:
+        assert r["meta"]["n_tokens"] <= 384
+        if r["meta"]["label_mode"] == "natural":
+            assert len(r["meta"]["classes"]) == len(r["meta"]["labels"])

@@ -72,3 +72,47 @@ def test_cli_symbols(capsys):
     assert len(out) == 4 and all(s.isupper() for s in out)
     assert main(["symbols", "--pool", "eval", "-n", "4", "--seed", "3", "--family", "letters"]) == 0
     assert capsys.readouterr().out.split() == out
+
+
+def test_token_cap_keeps_the_family_mix(bundled_model_dir):
+    """A cap must not starve a family: with [int, letters, word] and at most 4 tokens, integers (mostly 5
+    tokens in the training pool) still make up about a third of the symbols, each within the cap; a family
+    with no symbol inside the cap is skipped instead of looping."""
+    from collections import Counter
+
+    from transformers import AutoTokenizer
+
+    from symtune.symbols import symbol_family
+
+    tok = AutoTokenizer.from_pretrained(bundled_model_dir)
+    pool = SymbolPool("train")
+    rng = random.Random(0)
+    fam = Counter()
+    for _ in range(150):
+        for s in pool.sample(4, rng, tokenizer=tok, max_tokens=4):
+            assert len(tok.encode(" " + s, add_special_tokens=False)) <= 4
+            fam[symbol_family(s)] += 1
+    assert set(fam) == {"int", "letters", "word"}
+    assert all(0.25 < fam[f] / 600 < 0.42 for f in fam), fam
+    # eval integers are all 6 tokens: a cap of 4 skips the family
+    capped = SymbolPool("eval", ("int", "word")).sample(5, random.Random(2), tokenizer=tok, max_tokens=4)
+    assert {symbol_family(s) for s in capped} == {"word"}
+    with pytest.raises(SymtuneError, match="max_symbol_tokens"):
+        SymbolPool("eval", ("int",)).sample(2, random.Random(0), tokenizer=tok, max_tokens=3)
+
+
+def test_uncapped_and_single_family_draws_are_unchanged():
+    """The family-keeping redraw only acts under a cap with several families: other draws consume the RNG as
+    before (the pinned data bytes depend on it). Reference: one family draw, then one member draw."""
+    pool = SymbolPool("train")
+    rng, ref = random.Random(5), random.Random(5)
+    got = pool.sample(6, rng)
+    want = []
+    while len(want) < 6:
+        f = pool.families[ref.randrange(3)]
+        members = pool._members[f]
+        v = members[ref.randrange(len(members))]
+        s = str(v) if f == "int" else (int_to_letters(v + 1) if f == "letters" else v)
+        if s not in want:
+            want.append(s)
+    assert got == want

@@ -271,8 +271,12 @@ def test_cli_tasks(capsys):
 
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["name", "role", "type", "classes", "train", "eval"]
+    assert out.splitlines()[0].split() == ["name", "role", "type", "classes", "train", "eval", "ICL", "(chance,", "n)"]
     assert "snips_3way *" in out and "tweets_pn  " in out and "fever" in out
+    # the measured natural-label ICL (bundled.yaml `measured`), '-' where not measured
+    domain = next(line for line in out.splitlines() if line.startswith("multiemo_domain"))
+    assert domain.endswith("0.67 (0.25, n=12)")
+    assert next(line for line in out.splitlines() if line.startswith("multiemo_sentiment4")).endswith(" -")
     assert main(["tasks", "--role", "eval"]) == 0
     out = capsys.readouterr().out
     assert "fever" not in out and "bbc_sport_business" in out

@@ -150,8 +150,9 @@ def torch_dtype(name: str):
 
 
 def load_model(model: str, dtype: str = "float32", adapter: str | None = None, trust_remote_code: bool = False,
-               merge_adapter: bool = True):
-    """A causal LM in eval mode; a PEFT adapter (folder) is applied and, by default, merged."""
+               merge_adapter: bool = True, adapter_scale: float = 1.0):
+    """A causal LM in eval mode; a PEFT adapter (folder) is applied and, by default, merged, with its
+    update scaled by `adapter_scale` (0 = the base model, 1 = the adapter as trained)."""
     from transformers import AutoModelForCausalLM
 
     path = resolve_model(model)
@@ -162,7 +163,7 @@ def load_model(model: str, dtype: str = "float32", adapter: str | None = None, t
         raise SymtuneError(f"cannot load model '{model}' ({str(e).splitlines()[0]}); "
                            "check the name, or set HF_HUB_OFFLINE=0 to download it") from None
     if adapter:
-        m = apply_adapter(m, adapter, merge=merge_adapter)
+        m = apply_adapter(m, adapter, merge=merge_adapter, scale=adapter_scale)
     m.eval()
     return m
 
@@ -215,7 +216,7 @@ def check_adapter(adapter: str | Path, check_weights: bool = True) -> dict:
     return cfg
 
 
-def apply_adapter(model, adapter: str, merge: bool = True):
+def apply_adapter(model, adapter: str, merge: bool = True, scale: float = 1.0):
     ap = Path(adapter)
     check_adapter(ap)
     from peft import PeftModel
@@ -225,4 +226,27 @@ def apply_adapter(model, adapter: str, merge: bool = True):
     except (ValueError, RuntimeError, KeyError) as e:
         raise SymtuneError(f"adapter {ap} does not match the model ({str(e).splitlines()[0][:200]}); "
                            "pass the model it was trained on") from None
+    if scale != 1.0:
+        set_adapter_scale(pm, scale)
     return pm.merge_and_unload() if merge else pm
+
+
+def set_adapter_scale(peft_model, scale: float) -> int:
+    """Scale every LoRA update B·A by `scale` (peft's LoraLayer.set_scale: scaling = scale * alpha / r), so
+    merging gives W + scale·ΔW: weight interpolation between the base model (0) and the tuned one (1), the
+    WiSE-FT idea for an adapter. Returns the number of layers scaled."""
+    import math
+
+    from peft.tuners.lora import LoraLayer
+
+    if not math.isfinite(scale) or scale < 0:
+        raise SymtuneError(f"adapter scale must be a finite number >= 0 (0 = base model, 1 = as trained), got {scale}")
+    n = 0
+    for module in peft_model.modules():
+        if isinstance(module, LoraLayer):
+            for name in list(module.scaling):
+                module.set_scale(name, scale)
+                n += 1
+    if n == 0:
+        raise SymtuneError("adapter scale: the adapter has no LoRA layers to scale; leave adapter_scale at 1")
+    return n

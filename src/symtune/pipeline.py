@@ -46,10 +46,11 @@ def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
     s = stage_configs(cfg, out)
     train = {k: v for k, v in hashed(s["train"]).items() if k not in ("data", "out")}
     evals = {k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}
+    evals_tuned = {**evals, "adapter_scale": s["eval_tuned"].adapter_scale}  # the base has no adapter to scale
     h = {"data": stable_hash({"data": hashed(s["data"])})}
     h["eval_base"] = stable_hash({"eval": evals})
     h["train"] = stable_hash({"train": train, "data": h["data"]})
-    h["eval_tuned"] = stable_hash({"eval": evals, "method": cfg.train.method, "train": h["train"]})
+    h["eval_tuned"] = stable_hash({"eval": evals_tuned, "method": cfg.train.method, "train": h["train"]})
     h["report"] = stable_hash({"report": REPORT_VERSION, "eval_base": h["eval_base"],
                                "eval_tuned": h["eval_tuned"], "train": h["train"], "data": h["data"]})
     return h
@@ -62,6 +63,9 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     from symtune.train.trainer import validate as check_train
 
     s = stage_configs(cfg, out)
+    if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
+        raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
+                           "train.method full leave it at 1")
     check_config(s["data"])
     check_train(s["train"])
     for name in ("eval_base",):

@@ -101,9 +101,9 @@ def stage_configs(cfg: RunConfig, out) -> dict:
     cfg = wire(cfg)
     data = cfg.data
     train = dataclasses.replace(cfg.train, data=str(out / "data" / "data.jsonl"), out=str(out / "train"))
-    eval_base = dataclasses.replace(cfg.eval, adapter=None, force=False)
+    eval_base = dataclasses.replace(cfg.eval, adapter=None, force=False, adapter_scale=1.0)  # no adapter to scale
     if cfg.train.method == "lora":
-        eval_tuned = dataclasses.replace(eval_base, adapter=train.out)
+        eval_tuned = dataclasses.replace(eval_base, adapter=train.out, adapter_scale=cfg.eval.adapter_scale)
     else:
         eval_tuned = dataclasses.replace(eval_base, model=train.out)
     return {"data": data, "train": train, "eval_base": eval_base, "eval_tuned": eval_tuned}

@@ -106,9 +106,12 @@ class SymbolPool:
         return [_render(f, v) for f in self.families for v in self._members[f]]
 
     def draw_one(self, rng: random.Random) -> str:
+        return self._draw(rng)[0]
+
+    def _draw(self, rng: random.Random) -> tuple[str, str]:
         family = self.families[rng.randrange(len(self.families))]
         members = self._members[family]
-        return _render(family, members[rng.randrange(len(members))])
+        return _render(family, members[rng.randrange(len(members))]), family
 
     def token_ids(self, symbol: str, tokenizer) -> tuple[int, ...]:
         """Token ids of a symbol as it appears after the delimiter (with a leading space)."""
@@ -119,10 +122,33 @@ class SymbolPool:
             self._token_cache[key] = ids
         return ids
 
+    def _unfit_families(self, tokenizer, max_tokens: int) -> set:
+        """Families with no member of at most max_tokens tokens (skipped, or their draws would never end)."""
+        key = (id(tokenizer), max_tokens)
+        cache = self.__dict__.setdefault("_unfit_cache", {})
+        if key not in cache:
+            unfit = set()
+            for f in self.families:
+                members = self._members[f]
+                for start in range(0, len(members), 4096):
+                    texts = [" " + _render(f, m) for m in members[start:start + 4096]]
+                    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+                    if any(len(t) <= max_tokens for t in ids):
+                        break
+                else:
+                    unfit.add(f)
+            cache[key] = unfit
+        return cache[key]
+
     def sample(self, n: int, rng: random.Random, tokenizer=None, max_tokens: int | None = None,
-               max_tries: int = 10_000) -> list[str]:
+               max_tries: int = 100_000) -> list[str]:
         """n distinct symbols; with a tokenizer no symbol's tokens are a prefix of another's,
-        and (with max_tokens) each is at most that many tokens. Resamples until true."""
+        and (with max_tokens) each is at most that many tokens. Resamples until true.
+
+        A symbol over max_tokens is redrawn from the same family (draws of other families are skipped
+        until one of it fits), so a cap keeps the families' shares: redrawing any family would let the
+        family with the most short members crowd out the others (train pool, cap 4: integers fell from
+        1/3 to 4% of symbols). Without a cap, and with one family, the RNG stream is unchanged."""
         if n > len(self):
             raise SymtuneError(f"cannot draw {n} distinct symbols from a pool of {len(self)}; raise the pool size")
         if max_tokens is not None and max_tokens < 1:
@@ -130,23 +156,33 @@ class SymbolPool:
         out: list[str] = []
         ids: list[tuple[int, ...]] = []
         tries = 0
+        owed = None  # the family of the last symbol rejected for its length, until one of it fits
+        unfit = self._unfit_families(tokenizer, max_tokens) if tokenizer is not None and max_tokens else set()
+        if len(unfit) == len(self.families):
+            raise SymtuneError(f"no symbol of families {', '.join(self.families)} is at most {max_tokens} tokens "
+                               "for this tokenizer; raise max_symbol_tokens")
         while len(out) < n:
             tries += 1
             if tries > max_tries:
                 raise SymtuneError(
                     f"could not draw {n} prefix-free symbols within {max_tries} tries"
-                    + (f" with at most {max_tokens} tokens each; raise max_symbol_tokens" if max_tokens is not None else ""))
-            s = self.draw_one(rng)
+                    + (f" with at most {max_tokens} tokens each (families {', '.join(self.families)}); raise "
+                       "max_symbol_tokens or drop the family whose symbols are longer" if max_tokens is not None else ""))
+            s, family = self._draw(rng)
+            if family in unfit or (owed is not None and family != owed):
+                continue
             if s in out:
                 continue
             if tokenizer is not None:
                 t = self.token_ids(s, tokenizer)
                 if max_tokens is not None and len(t) > max_tokens:
+                    owed = family
                     continue
                 if any(_is_prefix(t, o) or _is_prefix(o, t) for o in ids):
                     continue
                 ids.append(t)
             out.append(s)
+            owed = None
         return out
 
 

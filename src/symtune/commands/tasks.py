@@ -1,14 +1,16 @@
 """symtune tasks [--role tune|eval] [--config bundled|paper|FILE]: list the task registry."""
 
 HELP = "List the registered tasks (bundled, the paper's Hub datasets, or a task config file)."
-DESCRIPTION = """List tasks as a table: name, role, type, classes, train/eval sizes.
+DESCRIPTION = """List tasks as a table: name, role, type, classes, train/eval sizes and, for bundled tasks, the
+bundled model's measured natural-label ICL accuracy with chance (docs/TASKS.md says how it was measured).
 
   symtune tasks                   # bundled tasks (real data shipped in the package)
   symtune tasks --role eval       # only the held-out evaluation tasks
   symtune tasks --config paper    # the paper's 22 tuning + 11 eval Hub datasets (sizes not loaded)
   symtune tasks --config my.yaml  # a task config file (`tasks:` list; see docs/TASKS.md)
 
-A `*` after a bundled task's name marks the default tuning mixture / evaluation suite."""
+A `*` after a bundled task's name marks the default tuning mixture / evaluation suite. For symbol tuning,
+tasks the model already does in context (ICL well above chance) are the ones it can learn the mapping on."""
 
 
 def add_arguments(p):
@@ -45,11 +47,16 @@ def run(args) -> int:
         classes = ", ".join(t.labels)
         if len(classes) > 48:
             classes = classes[:45] + "..."
-        rows.append([name, t.role, t.task_type, f"{t.num_classes}: {classes}", n_tr, n_ev])
+        row = [name, t.role, t.task_type, f"{t.num_classes}: {classes}", n_tr, n_ev]
+        if bundled:
+            m = registry.task_info(t.name).get("measured") or {}
+            row.append(f"{m['acc']:.2f} ({m['chance']:.2f}, n={m['n']})" if "acc" in m else "-")
+        rows.append(row)
     if not rows:
         print("no tasks")
         return 0
-    print(format_table(rows, ["name", "role", "type", "classes", "train", "eval"]))
+    header = ["name", "role", "type", "classes", "train", "eval"] + (["ICL (chance, n)"] if bundled else [])
+    print(format_table(rows, header))
     n_tune = sum(t.role == "tune" for t in tasks)
     print(f"\n{len(tasks)} tasks ({n_tune} tune, {len(tasks) - n_tune} eval)"
           + ("; * = default mixture/suite" if bundled else ""))

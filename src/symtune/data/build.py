@@ -4,7 +4,10 @@
 
 Each row: a task drawn by examples-proportional mixing (capped), 2-10 exemplars per class
 (shuffled), one query that is not an exemplar, every class remapped to a distinct symbol from
-the training pool (fresh per prompt), no instruction, a template drawn per prompt. Rows are
+the training pool (fresh per prompt), no instruction, a template drawn per prompt. With
+`class_subsets`, a symbol prompt of a task with n > 2 classes shows a random 2..n of them, renumbered
+0..k-1 in the row's meta (`classes` holds their original ids); natural-label prompts keep every class,
+since their instruction may name them all. Rows are
 independent: row i uses random.Random((seed, i)), so the file is the same for any worker count.
 """
 
@@ -147,6 +150,11 @@ class RowBuilder:
         else:
             mode = cfg.label_mode if rng.random() < cfg.symbol_fraction else "natural"
         fmt = self.templates[rng.randrange(len(self.templates))]
+        classes = list(range(n_cls))  # original class ids; row class c is classes[c]
+        if cfg.class_subsets and mode != "natural" and n_cls > 2:
+            # only when on: the RNG stream (and so every row) is unchanged when off
+            classes = sorted(rng.sample(classes, rng.randint(2, n_cls)))
+            n_cls = len(classes)
         if mode == "natural":
             symbols = list(task.labels)
         else:
@@ -154,7 +162,7 @@ class RowBuilder:
         q_cls = rng.randrange(n_cls)
         chosen: list[list[int]] = []
         query_j = None
-        for c, group in enumerate(d.groups):
+        for c, group in enumerate(d.groups[k] for k in classes):
             avail = len(group) - (1 if c == q_cls else 0)
             n_c = min(rng.randint(cfg.min_exemplars, cfg.max_exemplars), avail)
             picks = rng.sample(group, n_c + (1 if c == q_cls else 0))
@@ -219,7 +227,7 @@ class RowBuilder:
                 "label_mode": mode,
                 "instruction": mode == "natural",
                 "symbols": symbols,
-                "labels": list(task.labels),
+                "labels": [task.labels[c] for c in classes],
                 "n_exemplars": len(exemplars),
                 "exemplars_per_class": [per_class.get(c, 0) for c in range(n_cls)],
                 "exemplar_labels": [{"start": s, "end": e, "class": c}
@@ -230,6 +238,7 @@ class RowBuilder:
                 "shortened": dropped > 0,
                 "dropped_exemplars": dropped,
                 "seed": row_seed,
+                **({"classes": classes} if cfg.class_subsets else {}),
             },
         }
 
@@ -286,6 +295,7 @@ class Stats:
         self.families = collections.Counter()
         self.templates = collections.Counter()
         self.exemplars_per_class = collections.Counter()
+        self.classes_per_prompt = collections.Counter()
         self.shortened = 0
         self.tokens_sum = 0
         self.tokens_max = 0
@@ -300,6 +310,7 @@ class Stats:
                 self.families[symbol_family(s)] += 1
         for k in m["exemplars_per_class"]:
             self.exemplars_per_class[k] += 1
+        self.classes_per_prompt[len(m["exemplars_per_class"])] += 1
         self.shortened += int(m["shortened"])
         self.tokens_sum += m["n_tokens"]
         self.tokens_max = max(self.tokens_max, m["n_tokens"])
@@ -312,6 +323,7 @@ class Stats:
             "symbol_families": dict(sorted(self.families.items())),
             "templates": {str(k): v for k, v in sorted(self.templates.items())},
             "exemplars_per_class": {str(k): v for k, v in sorted(self.exemplars_per_class.items())},
+            "classes_per_prompt": {str(k): v for k, v in sorted(self.classes_per_prompt.items())},
             "shortened_prompts": self.shortened,
             "tokens_mean": round(self.tokens_sum / max(self.n, 1), 1),
             "tokens_max": self.tokens_max,

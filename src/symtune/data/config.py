@@ -34,3 +34,6 @@ class DataConfig:
     label_col: str = opt("label", "Label column of --task-files.")
     force: bool = opt(False, "Overwrite an existing --out file (and its .stats.json); an input file is never overwritten.",
                       runtime=True)
+    class_subsets: bool = opt(False, "Each symbol prompt of a task with n > 2 classes uses a random subset of 2..n "
+                              "of its classes (renumbered 0..k-1; meta.classes holds the original ids); "
+                              "natural-label prompts keep every class.")

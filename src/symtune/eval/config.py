@@ -83,6 +83,10 @@ class EvalConfig:
                                               "exemplars, more of them as the proportion grows).")
     k_curve: list[int] = opt([1, 2, 4, 8], "k_curve suite: exemplars per class (nested draws per query).")
 
+    adapter_scale: float = opt(1.0, "Scale of the LoRA adapter's update before merging: W + scale * (B A) "
+                               "(0 = the base model, 1 = the adapter as trained, 0.5 halfway; weight "
+                               "interpolation toward the base model). Needs --adapter.")
+
 
 # Fields that cannot change results (runtime=True above): left out of every config hash.
 RUNTIME_FIELDS = runtime_fields(EvalConfig)

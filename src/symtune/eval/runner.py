@@ -83,6 +83,14 @@ def check_inputs(cfg: EvalConfig) -> str:
         from symtune.models import check_adapter
 
         check_adapter(cfg.adapter)
+    import math
+
+    if not math.isfinite(cfg.adapter_scale) or cfg.adapter_scale < 0:
+        raise SymtuneError(f"--adapter-scale must be a finite number >= 0 (0 = base model, 1 = as trained), "
+                           f"got {cfg.adapter_scale}")
+    if cfg.adapter_scale != 1.0 and not cfg.adapter:
+        raise SymtuneError(f"--adapter-scale {cfg.adapter_scale:g} scales a LoRA adapter; pass --adapter DIR "
+                           "(or leave the scale at 1)")
     return resolve_model(cfg.model)
 
 
@@ -218,7 +226,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own bar shows progress; keep stderr for errors
-    model = load_model(model_path, cfg.dtype, cfg.adapter)
+    model = load_model(model_path, cfg.dtype, cfg.adapter, adapter_scale=cfg.adapter_scale)
     scorer = Scorer(model, tok, batch_size=cfg.batch_size, max_length=max_len)
     chash = config_hash(cfg)
     if dist.main:
@@ -306,6 +314,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
         "model": cfg.model,
         "model_path": model_path,
         "adapter": cfg.adapter,
+        "adapter_scale": cfg.adapter_scale,
         "dtype": cfg.dtype,
         "batch_size": cfg.batch_size,
         "threads": threads,
