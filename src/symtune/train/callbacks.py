@@ -55,6 +55,13 @@ def make_callbacks(out: Path, log_path: Path, png_path: Path, title: str):
                        "supervised_tokens": getattr(self.trainer, "step_supervised_tokens", None),
                        "step_s": round(dt, 3), "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2),
                        "epoch": round(float(logs.get("epoch", state.epoch or 0)), 4)}
+                parts = getattr(self.trainer, "loss_parts", None)
+                if parts is not None:  # this process's split of the step loss (per supervised position)
+                    row["loss_ce"] = round(parts["ce_sum"] / parts["ce_n"], 6) if parts["ce_n"] else None
+                    if parts["kl_n"]:
+                        row["loss_kl"] = round(parts["kl_sum"] / parts["kl_n"], 6)
+                        row["kl_positions"] = parts["kl_n"]
+                    self.trainer.reset_loss_parts()
                 if self.first_loss is None:
                     self.first_loss = loss
                 self.last_losses = (self.last_losses + [loss])[-10:]

@@ -8,6 +8,7 @@ from symtune.config import opt, runtime_fields
 
 METHODS = ("lora", "full")
 LOSSES = ("label", "dense")
+NATURAL_LOSSES = ("ce", "kl")
 DTYPES = ("float32", "bfloat16")
 SCHEDULES = ("constant", "cosine", "linear")
 OVERLONG = ("drop", "error")
@@ -61,6 +62,11 @@ class TrainConfig:
         None, "Relaunch under `accelerate launch` with this config: a shipped name (cpu-ddp, multi-gpu, fsdp, "
         "deepspeed-zero2) or a YAML path.", runtime=True)
     threads: int = opt(0, "torch CPU threads (0 = torch's default).", runtime=True)
+    natural_loss: str = opt("ce", "Loss on natural-label rows (meta.label_mode natural, from data.symbol_fraction "
+                            "< 1): ce = cross-entropy on their labels like symbol rows; kl = KL(base || tuned) at "
+                            "their supervised positions, the base distribution from the same model with the "
+                            "LoRA adapter disabled (anchors behaviour instead of teaching the tasks; LoRA only, "
+                            "one extra no-grad forward of those rows).", NATURAL_LOSSES)
 
     @property
     def resolved_lr(self) -> float:

@@ -10,6 +10,9 @@ the suffix after them. Labels are -100 everywhere except at supervised tokens:
   occurrence of a class cannot be predicted from the context, so it is never supervised. A token is
   part of a label when it overlaps the span, or when it lies entirely in the whitespace just before
   the span (the delimiter, which belongs to the completion " y" for the query too).
+
+With `natural_loss: kl`, a row whose `meta.label_mode` is `natural` is marked `kl`: its supervised
+positions are trained toward the base model's distribution (train/loss.py) instead of its labels.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Encoded:
     labels: list[int]
     n_completion: int
     n_dense: int = 0
+    kl: bool = False  # supervised positions use KL to the base model (natural_loss kl, natural row)
 
 
 @dataclass
@@ -40,11 +44,13 @@ class EncodeStats:
     dense_tokens: int = 0
     max_tokens: int = 0
     total_tokens: int = 0
+    kl_rows: int = 0
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "kept": self.kept, "dropped_overlong": self.dropped_overlong,
                 "completion_tokens": self.completion_tokens, "dense_tokens": self.dense_tokens,
-                "max_tokens": self.max_tokens, "mean_tokens": round(self.total_tokens / max(self.kept, 1), 1)}
+                "max_tokens": self.max_tokens, "mean_tokens": round(self.total_tokens / max(self.kept, 1), 1),
+                "kl_rows": self.kl_rows}
 
 
 def load_rows(path: str) -> list[dict]:
@@ -150,8 +156,12 @@ def encode_row(tok, row: dict, loss: str = "label", add_eos: bool = False, where
     return Encoded(ids, labels, n_comp, n_dense)
 
 
+def is_natural(row: dict) -> bool:
+    return isinstance(row.get("meta"), dict) and row["meta"].get("label_mode") == "natural"
+
+
 def encode_rows(tok, rows: list[dict], *, loss: str, add_eos: bool, max_length: int, overlong: str,
-                source: str) -> tuple[list[Encoded], EncodeStats]:
+                source: str, natural_loss: str = "ce") -> tuple[list[Encoded], EncodeStats]:
     if loss == "dense" and not getattr(tok, "is_fast", False):
         raise SymtuneError("loss 'dense' needs a fast tokenizer (offset mapping); use --loss label")
     stats = EncodeStats(rows=len(rows))
@@ -165,8 +175,10 @@ def encode_rows(tok, rows: list[dict], *, loss: str, add_eos: bool, max_length: 
                                    f"{max_length}; raise --max-length or set overlong: drop")
             stats.dropped_overlong += 1
             continue
+        enc.kl = natural_loss == "kl" and is_natural(row)
         out.append(enc)
         stats.kept += 1
+        stats.kl_rows += int(enc.kl)
         stats.completion_tokens += enc.n_completion
         stats.dense_tokens += enc.n_dense
         stats.total_tokens += len(enc.input_ids)
@@ -188,7 +200,7 @@ class EncodedDataset:
 
     def __getitem__(self, i: int) -> dict:
         e = self.items[i]
-        return {"input_ids": e.input_ids, "labels": e.labels}
+        return {"input_ids": e.input_ids, "labels": e.labels, "kl": e.kl}
 
 
 class Collator:
@@ -196,7 +208,8 @@ class Collator:
 
     Returns input_ids, attention_mask (padded only), position_ids (packed only), labels (aligned with
     input_ids, HF convention) and shift_labels (labels[t+1] at position t, -100 at each row's end), which
-    the loss and Trainer's token count (`num_items_in_batch`) use.
+    the loss and Trainer's token count (`num_items_in_batch`) use; and shift_kl (bool, like shift_labels:
+    True on the positions of rows trained by KL to the base model) when any row of the batch is one.
     """
 
     def __init__(self, pad_id: int, packing: bool = False):
@@ -215,7 +228,10 @@ class Collator:
                 shift += f["labels"][1:] + [IGNORE]
                 pos += list(range(n))
             t = lambda x: torch.tensor([x], dtype=torch.long)  # noqa: E731
-            return {"input_ids": t(ids), "position_ids": t(pos), "labels": t(labels), "shift_labels": t(shift)}
+            out = {"input_ids": t(ids), "position_ids": t(pos), "labels": t(labels), "shift_labels": t(shift)}
+            if any(f.get("kl") for f in feats):
+                out["shift_kl"] = torch.tensor([[bool(f.get("kl")) for f in feats for _ in f["input_ids"]]])
+            return out
         n = max(len(f["input_ids"]) for f in feats)
         b = len(feats)
         input_ids = torch.full((b, n), self.pad_id, dtype=torch.long)
@@ -228,4 +244,7 @@ class Collator:
             labels[i, :k] = torch.tensor(f["labels"])
         shift = torch.full_like(labels, IGNORE)
         shift[:, :-1] = labels[:, 1:]
-        return {"input_ids": input_ids, "attention_mask": attn, "labels": labels, "shift_labels": shift}
+        out = {"input_ids": input_ids, "attention_mask": attn, "labels": labels, "shift_labels": shift}
+        if any(f.get("kl") for f in feats):
+            out["shift_kl"] = torch.tensor([bool(f.get("kl")) for f in feats])[:, None].expand(b, n).clone()
+        return out

@@ -2,9 +2,15 @@
 
 The model is called through its (possibly DDP/FSDP-wrapped) forward with a boolean `logits_to_keep`
 mask, so `lm_head` sees only the hidden states whose next-token label is supervised; logits are
-(n_supervised, vocab) instead of (batch, length, vocab). The summed cross-entropy is divided by
-Trainer's `num_items_in_batch` (supervised tokens over all accumulated micro-batches and all
-processes), so gradient accumulation and DDP give the same update as one large batch.
+(n_supervised, vocab) instead of (batch, length, vocab). The summed loss is divided by Trainer's
+`num_items_in_batch` (supervised tokens over all accumulated micro-batches and all processes), so
+gradient accumulation and DDP give the same update as one large batch.
+
+Rows marked `kl` (natural_loss kl: natural-label rows) are not trained toward their labels: at their
+supervised positions the loss is KL(base || tuned), the base distribution coming from the same model
+with the LoRA adapter disabled (`peft_model.disable_adapter()`, no gradient, only those rows and
+positions). Its gradient is cross-entropy against the base model's soft targets, and it is exactly zero
+while the adapter is the identity (B = 0), so those rows anchor behaviour instead of teaching content.
 """
 
 from __future__ import annotations
@@ -25,19 +31,60 @@ def make_trainer_class():
             # the model class says about loss kwargs; it counts `shift_labels` from our collator.
             self.model_accepts_loss_kwargs = True
             self.step_supervised_tokens = 0
+            self.reset_loss_parts()
+
+        def reset_loss_parts(self) -> None:
+            """Summed CE (label-trained positions) and KL (base-anchored positions) of this process since
+            the last log row, with their position counts (log.jsonl: loss_ce, loss_kl)."""
+            self.loss_parts = {"ce_sum": 0.0, "ce_n": 0, "kl_sum": 0.0, "kl_n": 0}
+
+        def base_logits(self, model, inputs: dict, mask):
+            """Logits of the model with its adapter disabled, at the positions of `mask` (row-major order),
+            without gradient; only the rows holding such positions are run (padded batches)."""
+            peft_model = self.accelerator.unwrap_model(model)
+            if not hasattr(peft_model, "disable_adapter"):
+                raise RuntimeError("natural_loss kl needs a PEFT (LoRA) model")  # guarded in validate()
+            if "attention_mask" in inputs:  # padded: one row per example, run only those with KL positions
+                rows = mask.any(dim=1)
+                inputs = {k: v[rows] if torch.is_tensor(v) and v.shape[:1] == rows.shape else v
+                          for k, v in inputs.items()}
+                mask = mask[rows]
+            with torch.no_grad(), peft_model.disable_adapter():
+                out = model(**inputs, logits_to_keep=mask, use_cache=False)
+            logits = out.logits
+            return logits[mask] if logits.dim() == 3 else logits
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
             inputs.pop("labels", None)
             shift = inputs.pop("shift_labels")
+            shift_kl = inputs.pop("shift_kl", None)
             keep = shift.ne(-100)
             out = model(**inputs, logits_to_keep=keep, use_cache=False)
             logits = out.logits
             if logits.dim() == 3:  # a model class without boolean logits_to_keep: slice after the fact
                 logits = logits[keep]
             targets = shift[keep]
-            loss_sum = F.cross_entropy(logits.float(), targets, reduction="sum")
+            kl_mask = keep & shift_kl if shift_kl is not None else None
+            if kl_mask is None or not bool(kl_mask.any()):
+                ce_sum = F.cross_entropy(logits.float(), targets, reduction="sum")
+                kl_sum, n_kl = ce_sum.new_zeros(()), 0
+            else:
+                on_kl = shift_kl[keep]  # per supervised position, in the order of `logits`
+                ce_sum = F.cross_entropy(logits[~on_kl].float(), targets[~on_kl], reduction="sum")
+                base = F.log_softmax(self.base_logits(model, inputs, kl_mask).float(), dim=-1)
+                tuned = F.log_softmax(logits[on_kl].float(), dim=-1)
+                # KL(base || tuned) = sum_v p_base (log p_base - log p_tuned), summed over positions
+                kl_sum = F.kl_div(tuned, base, log_target=True, reduction="sum")
+                n_kl = int(on_kl.sum())
+            loss_sum = ce_sum + kl_sum
             n_local = keep.sum()
+            if model.training:
+                p = self.loss_parts
+                p["ce_sum"] += float(ce_sum.detach())
+                p["ce_n"] += int(n_local) - n_kl
+                p["kl_sum"] += float(kl_sum.detach())
+                p["kl_n"] += n_kl
             if num_items_in_batch is None:
                 loss = loss_sum / n_local.clamp(min=1)
             else:

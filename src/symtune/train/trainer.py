@@ -61,6 +61,9 @@ def validate(cfg: TrainConfig) -> None:
     from symtune.train.guards import check_hyperparameters
 
     check_hyperparameters(cfg)  # non-finite or meaningless lr, weight_decay, max_grad_norm, lora_alpha, ...
+    if cfg.natural_loss == "kl" and cfg.method != "lora":
+        raise SymtuneError("natural_loss kl takes the base distribution from the model with its LoRA adapter "
+                           "disabled; use method lora, or natural_loss ce with method full")
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
 
@@ -103,11 +106,12 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     model_path = resolve_model(cfg.model)
     tok = load_tokenizer(model_path)
     items, stats = encode_rows(tok, rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
-                               overlong=cfg.overlong, source=cfg.data)
+                               overlong=cfg.overlong, source=cfg.data, natural_loss=cfg.natural_loss)
     eval_items = None
     if eval_rows is not None:
         eval_items, _ = encode_rows(tok, eval_rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
-                                    overlong=cfg.overlong, source=cfg.eval_data or cfg.data)
+                                    overlong=cfg.overlong, source=cfg.eval_data or cfg.data,
+                                    natural_loss=cfg.natural_loss)
 
     import torch
     from accelerate import PartialState
@@ -146,6 +150,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
               f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
               f"mean {stats.as_dict()['mean_tokens']} tokens/row" + (f"; resuming from {resume_from}" if resume_from else ""),
               file=sys.stderr)
+        if cfg.natural_loss == "kl":
+            print(f"symtune train: {stats.kl_rows} natural-label rows trained by KL to the base model"
+                  + ("" if stats.kl_rows else " (none: natural_loss kl has no effect; build data with "
+                     "symbol_fraction < 1)"), file=sys.stderr)
 
     from symtune.models import load_model
 
