@@ -223,3 +223,23 @@ def test_class_subsets_off_leaves_rows_untouched_and_binary_tasks_whole(tok):
             b = dict(b, meta={k: v for k, v in b["meta"].items() if k != "classes"})
             assert a == b
     assert any(len(r["meta"]["classes"]) < 4 for r in on if r["meta"]["task"] == "b")
+
+
+def test_natural_share_is_marked_and_kept_by_the_natural_labels_control(tok):
+    """symbol_fraction < 1 marks each row's share (meta.natural_share); the natural-labels control draws the
+    same share for the same seed, so a KL-anchored share stays anchored and only the rest learn labels."""
+    from symtune.train.data import in_natural_share
+
+    tasks = [make_task("a", 2), make_task("b", 3)]
+    recipe = [build(tok, tasks, symbol_fraction=0.75, max_length=2048)[0].row(i) for i in range(60)]
+    control = [build(tok, tasks, symbol_fraction=0.75, label_mode="natural", max_length=2048)[0].row(i)
+               for i in range(60)]
+    share = [r["meta"]["natural_share"] for r in recipe]
+    assert share == [r["meta"]["label_mode"] == "natural" for r in recipe] and 5 < sum(share) < 30
+    assert [r["meta"]["natural_share"] for r in control] == share
+    assert all(r["meta"]["label_mode"] == "natural" for r in control)
+    assert [in_natural_share(r) for r in control] == share
+    # symbol_fraction 1: no key (the rows of earlier versions, byte for byte); a natural row without it counts
+    whole = build(tok, tasks, max_length=2048)[0].row(0)
+    assert "natural_share" not in whole["meta"]
+    assert in_natural_share({"meta": {"label_mode": "natural"}}) and not in_natural_share({"meta": {}})

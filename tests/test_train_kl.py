@@ -180,3 +180,14 @@ def test_bundled_model_kl_natural_rows(bundled_model_dir, tmp_path):
     # fp32: exactly the base model at step 1. (bf16: ~1e-3, the base pass runs a sub-batch of the natural
     # rows and bf16 matmuls round differently for other batch shapes; docs/TRAINING.md)
     assert steps[0]["loss_kl"] == pytest.approx(0.0, abs=1e-5) and steps[1]["loss_kl"] > 10 * abs(steps[0]["loss_kl"])
+
+
+def test_run_refuses_kl_without_a_natural_share(tiny_model_dir, tmp_path):
+    from symtune.errors import SymtuneError
+    from symtune.pipeline import validate_stages
+
+    from test_pipeline import tiny_cfg
+
+    with pytest.raises(SymtuneError, match="symbol_fraction below 1"):
+        validate_stages(tiny_cfg(tiny_model_dir, train__natural_loss="kl"), tmp_path)
+    validate_stages(tiny_cfg(tiny_model_dir, train__natural_loss="kl", data__symbol_fraction=0.75), tmp_path)

@@ -63,6 +63,9 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     from symtune.train.trainer import validate as check_train
 
     s = stage_configs(cfg, out)
+    if cfg.train.natural_loss == "kl" and cfg.data.symbol_fraction >= 1.0:
+        raise SymtuneError("train.natural_loss kl trains the natural-label share; set data.symbol_fraction below 1 "
+                           "(e.g. 0.75) or use natural_loss ce")
     if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")

@@ -147,8 +147,12 @@ class RowBuilder:
         n_cls = task.num_classes
         if cfg.label_mode == "natural":
             mode = "natural"
+            # the natural-labels control keeps the recipe's natural share (same draw), so a trainer that
+            # anchors that share (natural_loss kl) still trains the control's other rows on their labels
+            in_share = cfg.symbol_fraction < 1.0 and rng.random() >= cfg.symbol_fraction
         else:
             mode = cfg.label_mode if rng.random() < cfg.symbol_fraction else "natural"
+            in_share = mode == "natural"
         fmt = self.templates[rng.randrange(len(self.templates))]
         classes = list(range(n_cls))  # original class ids; row class c is classes[c]
         if cfg.class_subsets and mode != "natural" and n_cls > 2:
@@ -239,6 +243,7 @@ class RowBuilder:
                 "dropped_exemplars": dropped,
                 "seed": row_seed,
                 **({"classes": classes} if cfg.class_subsets else {}),
+                **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
             },
         }
 

@@ -19,7 +19,8 @@ class DataConfig:
     max_exemplars: int = opt(10, "Maximum in-context exemplars per class (paper: 10); drawn uniformly per class.")
     max_length: int = opt(1024, "Maximum tokens of prompt + completion; longer prompts drop exemplars (keeping one per class).")
     task_cap: int = opt(25000, "Examples-proportional mixing cap: a task weighs min(#train examples, cap) (paper: 25k).")
-    symbol_fraction: float = opt(1.0, "Share of symbol prompts; the rest are natural-label prompts with instructions.")
+    symbol_fraction: float = opt(1.0, "Share of symbol prompts; the rest (the natural share, meta.natural_share) are "
+                                 "natural-label prompts with instructions, trained per train.natural_loss.")
     label_mode: str = opt("symbols", "symbols: arbitrary symbols; natural: the tasks' own labels with instructions; random: symbols with exemplar labels inconsistent with the inputs (null control).",
                           choices=("symbols", "natural", "random"))
     symbol_families: list[str] = opt(list(FAMILIES), "Symbol families to draw from (int, letters, word).", choices=FAMILIES)

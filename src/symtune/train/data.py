@@ -11,8 +11,9 @@ the suffix after them. Labels are -100 everywhere except at supervised tokens:
   part of a label when it overlaps the span, or when it lies entirely in the whitespace just before
   the span (the delimiter, which belongs to the completion " y" for the query too).
 
-With `natural_loss: kl`, a row whose `meta.label_mode` is `natural` is marked `kl`: its supervised
-positions are trained toward the base model's distribution (train/loss.py) instead of its labels.
+With `natural_loss: kl`, a row of the natural share (`meta.label_mode` natural and `meta.natural_share`
+not false) is marked `kl`: its supervised positions are trained toward the base model's distribution
+(train/loss.py) instead of its labels.
 """
 
 from __future__ import annotations
@@ -156,8 +157,11 @@ def encode_row(tok, row: dict, loss: str = "label", add_eos: bool = False, where
     return Encoded(ids, labels, n_comp, n_dense)
 
 
-def is_natural(row: dict) -> bool:
-    return isinstance(row.get("meta"), dict) and row["meta"].get("label_mode") == "natural"
+def in_natural_share(row: dict) -> bool:
+    """A natural-label row of the recipe's natural share (meta.natural_share; rows written without it count
+    when their label_mode is natural). The natural-labels control's other rows are not in it."""
+    meta = row.get("meta")
+    return isinstance(meta, dict) and meta.get("label_mode") == "natural" and meta.get("natural_share", True) is True
 
 
 def encode_rows(tok, rows: list[dict], *, loss: str, add_eos: bool, max_length: int, overlong: str,
@@ -175,7 +179,7 @@ def encode_rows(tok, rows: list[dict], *, loss: str, add_eos: bool, max_length: 
                                    f"{max_length}; raise --max-length or set overlong: drop")
             stats.dropped_overlong += 1
             continue
-        enc.kl = natural_loss == "kl" and is_natural(row)
+        enc.kl = natural_loss == "kl" and in_natural_share(row)
         out.append(enc)
         stats.kept += 1
         stats.kl_rows += int(enc.kl)
