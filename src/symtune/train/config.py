@@ -67,6 +67,16 @@ class TrainConfig:
                             "their supervised positions, the base distribution from the same model with the "
                             "LoRA adapter disabled (anchors behaviour instead of teaching the tasks; LoRA only, "
                             "one extra no-grad forward of those rows).", NATURAL_LOSSES)
+    probe_every: int = opt(0, "Probe ICL every N optimizer steps and at step 0 (0 = off): symbol accuracy on held-out "
+                           "tuning prompts with eval-pool symbols and natural-label accuracy on a canary task, "
+                           "into log.jsonl and loss.png (train/probe.py).", runtime=True)
+    probe_rows: int = opt(32, "Probe: held-out tuning prompts (split evenly over the tuning tasks in the rows).",
+                          runtime=True)
+    probe_data: str | None = opt(None, "Probe: score these rows (JSONL in the training format) instead of building "
+                                 "prompts from the tuning tasks.", runtime=True)
+    probe_canary: str | None = opt("snips_7way", "Probe: natural-label canary task (its dev split; null = none).",
+                                   runtime=True)
+    probe_canary_queries: int = opt(40, "Probe: canary queries.", runtime=True)
 
     @property
     def resolved_lr(self) -> float:

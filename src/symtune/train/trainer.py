@@ -55,12 +55,22 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("steps", "batch_size", "grad_accum", "max_length", "lora_r"):
         if getattr(cfg, name) < 1:
             raise SymtuneError(f"option '{name}' must be at least 1, got {getattr(cfg, name)}")
-    for name in ("warmup_steps", "eval_every", "save_every", "eval_rows", "threads", "save_total_limit"):
+    for name in ("warmup_steps", "eval_every", "save_every", "eval_rows", "threads", "save_total_limit", "probe_every"):
         if getattr(cfg, name) < 0:
             raise SymtuneError(f"option '{name}' must not be negative, got {getattr(cfg, name)}")
     from symtune.train.guards import check_hyperparameters
 
     check_hyperparameters(cfg)  # non-finite or meaningless lr, weight_decay, max_grad_norm, lora_alpha, ...
+    if cfg.probe_every:
+        if cfg.probe_rows < 1 or cfg.probe_canary_queries < 1:
+            raise SymtuneError("options 'probe_rows' and 'probe_canary_queries' must be at least 1")
+        if cfg.probe_data and not Path(cfg.probe_data).is_file():
+            raise SymtuneError(f"probe_data {cfg.probe_data} does not exist; pass a JSONL of rows written by "
+                               "`symtune data`, or leave it unset to probe the tuning tasks")
+        if cfg.probe_canary:
+            from symtune.tasks.registry import get_task
+
+            get_task(cfg.probe_canary)  # unknown names: one line listing the tasks
     if cfg.natural_loss == "kl" and cfg.method != "lora":
         raise SymtuneError("natural_loss kl takes the base distribution from the model with its LoRA adapter "
                            "disabled; use method lora, or natural_loss ce with method full")
@@ -107,6 +117,11 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     tok = load_tokenizer(model_path)
     items, stats = encode_rows(tok, rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
                                overlong=cfg.overlong, source=cfg.data, natural_loss=cfg.natural_loss)
+    probe_sets = None
+    if cfg.probe_every:
+        from symtune.train.probe import build_probe
+
+        probe_sets = build_probe(cfg, rows, tok)
     eval_items = None
     if eval_rows is not None:
         eval_items, _ = encode_rows(tok, eval_rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
@@ -211,12 +226,19 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     log_cb, marker_cb = make_callbacks(out, log_path, png_path, title)
     from symtune.train.guards import Diverged, diverged_message, make_guard
 
+    probe_cb = []
+    if probe_sets is not None:
+        from symtune.train.probe import make_probe_callback
+
+        probe_cb = [make_probe_callback(cfg, probe_sets, tok, log_path, quiet=quiet)]
     Trainer = make_trainer_class()
     trainer = Trainer(model=model, args=args, train_dataset=EncodedDataset(items),
                       eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
                       data_collator=Collator(tok.pad_token_id, packing=cfg.packing), processing_class=tok,
-                      callbacks=[make_guard(), marker_cb, log_cb, *(extra_callbacks or [])])
+                      callbacks=[make_guard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
     log_cb.trainer = trainer
+    for cb in probe_cb:
+        cb.trainer = trainer
     t_load = time.perf_counter() - t_start
     t0 = time.perf_counter()
     step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
@@ -255,6 +277,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             final_loss_mean10=round(sum(tail) / len(tail), 6) if tail else None,
             train_loss_mean=round(sum(r["loss"] for r in logged) / len(logged), 6) if logged else None,
             eval_loss=next((r["eval_loss"] for r in reversed(read_jsonl(log_path)) if "eval_loss" in r), None),
+            probe=[r for r in read_jsonl(log_path) if "probe_s" in r] or None,
             timings={"load_s": round(t_load, 2), "train_s": round(t_train, 2),
                      "s_per_step": round(t_train / max(steps_this_run, 1), 3),
                      "total_s": round(time.perf_counter() - t_start, 2)},
