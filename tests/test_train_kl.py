@@ -109,6 +109,9 @@ def test_mixed_batch_ce_on_symbols_kl_on_natural(tiny_model_dir, tok, mixed_rows
     tr = _trainer(pm, tmp_path)
     batch, items = _batch(tok, rows, loss=loss_kind)
     assert [e.kl for e in items] == [r["meta"]["label_mode"] == "natural" for r in rows]
+    if loss_kind == "dense":  # exemplar labels are supervised too, in KL rows (anchored) and symbol rows (CE)
+        assert any(e.kl and e.n_dense for e in items) and any(not e.kl and e.n_dense for e in items)
+        assert any(len(r["meta"]["classes"]) < 5 for r in rows if r["meta"]["label_mode"] == "symbols")
     pm.train()
     ours = tr.compute_loss(pm, batch)
     ours.backward()
