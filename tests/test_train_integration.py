@@ -18,7 +18,8 @@ def test_lora_steps_on_bundled_model(bundled_model_dir, tmp_path):
                "--batch-size", "2", "--max-length", "128", "--loss", "dense", "--save-every", "2",
                "--dtype", "bfloat16"])
     assert rc == 0
-    for name in ("adapter_model.safetensors", "adapter_config.json", "log.jsonl", "loss.png", "symtune_train.json"):
+    for name in ("adapter_model.safetensors", "adapter_config.json", "log.jsonl", "loss.png", "symtune_train.json",
+                 "README.md"):
         assert (out / name).is_file(), name
     rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and all(0 < r["loss"] < 20 for r in rows)

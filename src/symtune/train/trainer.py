@@ -254,6 +254,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             peak_rss_mb=round(peak_rss_mb(), 1),
         )
         write_json_atomic(meta_path, meta)
+        from symtune.card import write_model_card
+
+        write_model_card(out)  # README.md in the Hub's model-card format
     state.wait_for_everyone()
     return meta
 
