@@ -1,7 +1,6 @@
 """Model cards (symtune/card.py): Hub metadata, recipe and model-index, read back with huggingface_hub."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,18 +8,31 @@ import pytest
 from symtune.card import base_model_id, write_model_card
 from symtune.errors import SymtuneError
 
-FIX = Path(__file__).parent / "fixtures" / "report" / "st_run"
+SUMMARY = {"instr+labels": 0.653409, "labels": 0.590909, "instr+symbols": 0.5625, "symbols": 0.511364,
+           "flipped": 0.479167, "chance": {"labels": 0.45, "flipped": 0.45}, "metric": "acc"}
+
+
+def write_results(folder):
+    """An evaluation folder holding a results.json with the fields the card reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps({"config": {"suite": "all", "split": "test"},
+                                                     "summary": SUMMARY}))
+    return folder
+
+
+def write_train_meta(out, **cfg):
+    """A symtune_train.json as the trainer writes it (the fields the card reads)."""
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"status": "complete", "config": {"model": "smollm2-135m", "method": "lora", "lora_r": 16, "lr": 2e-4,
+                                             "steps": 300, "batch_size": 8, "loss": "label", "seed": 0, **cfg},
+            "data": {"sha256": "ab" * 32, "kept": 120}, "steps_done": 300, "final_loss_mean10": 0.41,
+            "provenance": {"versions": {"torch": "2.x", "peft": "0.x"}}}
+    (out / "symtune_train.json").write_text(json.dumps(meta))
+    return out
 
 
 def _train_folder(tmp_path, **cfg):
-    out = tmp_path / "train"
-    out.mkdir()
-    meta = json.loads((FIX / "train" / "symtune_train.json").read_text())
-    meta["config"].update(cfg)
-    meta["data"] = {"sha256": "ab" * 32, "kept": 120}
-    meta["steps_done"] = 300
-    (out / "symtune_train.json").write_text(json.dumps(meta))
-    return out
+    return write_train_meta(tmp_path / "train", **cfg)
 
 
 def test_card_metadata_and_recipe_without_results(tmp_path):
@@ -42,12 +54,11 @@ def test_card_model_index_from_results_and_full_method(tmp_path):
     from huggingface_hub import ModelCard
 
     out = _train_folder(tmp_path, method="full")
-    write_model_card(out, results=FIX / "eval_tuned")
+    write_model_card(out, results=write_results(tmp_path / "eval_tuned"))
     card = ModelCard.load(out / "README.md")
     assert card.data.library_name == "transformers" and "lora_r" not in card.text
     got = {r.dataset_config: r.metric_value for r in card.data.eval_results}
-    summary = json.loads((FIX / "eval_tuned" / "results.json").read_text())["summary"]
-    assert got["flipped"] == round(summary["flipped"], 4) and got["symbols"] == round(summary["symbols"], 4)
+    assert got == {k: round(v, 4) for k, v in SUMMARY.items() if k not in ("chance", "metric")}
     assert all(r.metric_type == "accuracy" for r in card.data.eval_results)
     assert "## Evaluation" in card.text and "| flipped | 0.479 |" in card.text
     assert "model-index" in (out / "README.md").read_text()
