@@ -61,6 +61,9 @@ class TrainConfig:
         None, "Relaunch under `accelerate launch` with this config: a shipped name (cpu-ddp, multi-gpu, fsdp, "
         "deepspeed-zero2) or a YAML path.", runtime=True)
     threads: int = opt(0, "torch CPU threads (0 = torch's default).", runtime=True)
+    report_to: str = opt("none", "Experiment trackers the Trainer logs loss, learning rate and held-out loss to: "
+                         "none, or a comma-separated list of transformers' integrations (tensorboard, wandb, "
+                         "mlflow, trackio, ...).", runtime=True)
 
     @property
     def resolved_lr(self) -> float:

@@ -26,6 +26,7 @@ from symtune.train.config import TrainConfig
 from symtune.train.folder import (CKPT_RE, MARKER, META, check_out_dir, file_sha, last_complete_checkpoint,
                                   semantic_config)
 from symtune.train.loss import make_trainer_class
+from symtune.train.tracking import report_to as trackers
 
 
 def peak_rss_mb() -> float:
@@ -63,6 +64,7 @@ def validate(cfg: TrainConfig) -> None:
     check_hyperparameters(cfg)  # non-finite or meaningless lr, weight_decay, max_grad_norm, lora_alpha, ...
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
+    trackers(cfg.report_to)  # unknown or uninstalled tracker: one line before the model loads
 
 
 def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: bool = False) -> dict:
@@ -193,7 +195,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         dataloader_num_workers=0,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        report_to="none",
+        report_to=trackers(cfg.report_to) or "none",
         disable_tqdm=quiet,
         **_checkpointing_args(TrainingArguments, cfg.gradient_checkpointing),
         ddp_find_unused_parameters=False,
