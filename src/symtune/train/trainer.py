@@ -164,7 +164,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
                                f"pick from its linear layers (e.g. q_proj, v_proj)")
         lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
-        model = get_peft_model(model, lcfg)
+        from symtune.quiet import known_noise_filtered
+
+        with known_noise_filtered():
+            model = get_peft_model(model, lcfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     meta.update(trainable_params=trainable, total_params=total)
