@@ -50,6 +50,10 @@ def test_end_to_end_writes_every_stage(finished_run):
     assert (out / "data" / "data.jsonl").is_file() and (out / "data" / "stats.json").is_file()
     assert (out / "train" / "adapter_config.json").is_file()
     assert (out / "report" / "report.md").is_file() and (out / "report" / "report.html").is_file()
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "train" / "README.md")  # refreshed by the report stage with tuned results
+    assert {r.dataset_config for r in card.data.eval_results} >= {"labels", "symbols"}
     run = json.loads((out / "run.json").read_text())
     assert set(run["timings"]) >= {"data", "eval_base", "train", "eval_tuned"}
     assert run["provenance"]["versions"]["transformers"]

@@ -210,6 +210,8 @@ def test_lora_outputs_reload_without_symtune(tiny_model_dir, data8, tmp_path):
     assert [r["step"] for r in steps] == [1, 2, 3]
     assert all(r["tokens_per_s"] > 0 and r["supervised_tokens"] > 0 for r in steps)
     assert any("eval_loss" in r for r in rows)
+    card = (out / "README.md").read_text()  # ours, written after PEFT's placeholder card
+    assert "library_name: peft" in card and "symbol-tuning" in card and "| steps | `3` |" in card
     model = AutoPeftModelForCausalLM.from_pretrained(str(out))
     lora_b = {k: v for k, v in model.state_dict().items() if "lora_B" in k}
     assert lora_b and all(v.abs().sum() > 0 for v in lora_b.values())  # initialised to 0, trained since

@@ -16,12 +16,16 @@ def test_lora_steps_on_bundled_model(bundled_model_dir, tmp_path):
     out = tmp_path / "run"
     rc = main(["train", "--model", bundled_model_dir, "--data", data, "--out", str(out), "--steps", "3",
                "--batch-size", "2", "--max-length", "128", "--loss", "dense", "--save-every", "2",
-               "--dtype", "bfloat16"])
+               "--dtype", "bfloat16", "--report-to", "tensorboard"])
     assert rc == 0
-    for name in ("adapter_model.safetensors", "adapter_config.json", "log.jsonl", "loss.png", "symtune_train.json"):
+    for name in ("adapter_model.safetensors", "adapter_config.json", "log.jsonl", "loss.png", "symtune_train.json",
+                 "README.md"):
         assert (out / name).is_file(), name
     rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and all(0 < r["loss"] < 20 for r in rows)
     meta = json.loads((out / "symtune_train.json").read_text())
     assert meta["trainable_params"] == 4_884_480 and meta["config"]["dtype"] == "bfloat16"
     assert (out / "checkpoints" / "checkpoint-2" / "symtune_complete.json").is_file()
+    from test_tracking import _scalars
+
+    assert [s for s, _ in _scalars(out)["train/loss"]] == [1, 2, 3]  # tracked offline by TensorBoard

@@ -100,3 +100,17 @@ def test_bundled_model_probe(bundled_model_dir, tmp_path):
     assert first["probe_symbols_n"] == 4 and first["probe_canary_n"] == 6
     # the real model reads natural labels in context on SNIPS (docs/TASKS.md: 0.81, chance 0.5)
     assert first["probe_canary_acc"] >= 0.5
+
+
+def test_probe_reaches_the_tracker(tiny_model_dir, rows_file, tmp_path):
+    """With train.report_to the probe's accuracies go through Trainer.log, so TensorBoard draws them;
+    log.jsonl keeps exactly one row per probe (no duplicate from the tracker path)."""
+    from test_tracking import _scalars
+
+    run_training(_cfg(tiny_model_dir, rows_file, tmp_path / "t", probe_every=2, report_to="tensorboard"), quiet=True)
+    probes = [r for r in _log(tmp_path / "t") if "probe_s" in r]
+    scalars = _scalars(tmp_path / "t")
+    for name in ("symbols", "canary"):
+        tb = scalars[f"train/probe/{name}_acc"]
+        assert [round(v, 4) for _, v in tb] == [r[f"probe_{name}_acc"] for r in probes]
+    assert len(probes) == 3

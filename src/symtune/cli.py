@@ -28,6 +28,7 @@ VERBS = {
     "merge": "merge",
     "eval": "eval",
     "export": "export",
+    "push": "push",
     "run": "run",
     "report": "report",
 }

@@ -221,8 +221,11 @@ def apply_adapter(model, adapter: str, merge: bool = True, scale: float = 1.0):
     check_adapter(ap)
     from peft import PeftModel
 
+    from symtune.quiet import known_noise_filtered
+
     try:
-        pm = PeftModel.from_pretrained(model, str(ap))
+        with known_noise_filtered():
+            pm = PeftModel.from_pretrained(model, str(ap))
     except (ValueError, RuntimeError, KeyError) as e:
         raise SymtuneError(f"adapter {ap} does not match the model ({str(e).splitlines()[0][:200]}); "
                            "pass the model it was trained on") from None

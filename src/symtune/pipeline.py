@@ -161,6 +161,10 @@ def run_report(out: Path, stage_dir: Path) -> None:
     from symtune.report import build_report
 
     build_report([out], out=stage_dir)
+    if (out / "train" / "symtune_train.json").is_file():  # refresh the Hub card with the tuned results
+        from symtune.card import write_model_card
+
+        write_model_card(out / "train", results=out / "eval_tuned" if (out / "eval_tuned" / "results.json").is_file() else None)
 
 
 def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_after: str | None = None) -> dict:

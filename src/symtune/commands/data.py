@@ -10,13 +10,14 @@ arbitrary symbols, with no instruction. Examples:
   symtune data --preview 3                    # print 3 rendered prompts, write nothing
   symtune data --out d.jsonl --task-files my.csv --text-col sentence --label-col label
   symtune data --out runs/data.jsonl --force   # replace an existing file (never an input file)
+  symtune data --out runs/data.parquet --format parquet   # also: messages, hf-dataset
 """
 
 
 def add_arguments(p):
     from symtune.config import add_dataclass_args
 
-    p.add_argument("--out", help="output JSONL file (a <stem>.stats.json is written beside it)")
+    p.add_argument("--out", help="output file, or folder for --format hf-dataset (a <stem>.stats.json is written beside it)")
     p.add_argument("--config", help="YAML file with DataConfig keys (command-line options override it)")
     p.add_argument("--preview", type=int, default=0, metavar="K", help="print K rendered prompts (completion in ‹›)")
     add_dataclass_args(p, DataConfig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symtune.config import opt
+from symtune.data.formats import FORMATS
 from symtune.symbols import FAMILIES
 
 
@@ -38,3 +39,6 @@ class DataConfig:
     class_subsets: bool = opt(False, "Each symbol prompt of a task with n > 2 classes uses a random subset of 2..n "
                               "of its classes (renumbered 0..k-1; meta.classes holds the original ids); "
                               "natural-label prompts keep every class.")
+    format: str = opt("prompt-completion", "Output format: prompt-completion (JSONL, TRL SFTTrainer), messages (chat JSONL, "
+                      "TRL/Axolotl), parquet, or hf-dataset (a datasets save_to_disk folder); `symtune train` reads all.",
+                      FORMATS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def check_output_path(cfg: DataConfig, out: str | Path, config_file: str | None 
     existing --out without --force, and a location that cannot be written. Returns out as a Path."""
     from symtune.paths import check_not_input, check_output
 
-    out = check_output(out, kind="file", option="--out")
+    out = check_output(out, kind="folder" if cfg.format == "hf-dataset" else "file", option="--out")
     stats = stats_path(out)
     check_output(stats, kind="file", option="--out (its .stats.json)")
     task_config = cfg.task_config if cfg.task_config not in (None, "paper", "bundled") else None
@@ -101,10 +102,13 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     from tqdm.auto import tqdm
 
     from symtune import runtime
+    from symtune.data import formats
     from symtune.provenance import remove_stale_temps, write_stream_atomic
 
+    formats.check_format(cfg.format)
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
     builder = make_builder(cfg, tokenizer)
+    table = [] if cfg.format in ("parquet", "hf-dataset") else None  # written at the end through `datasets`
     stats = Stats()
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -115,12 +119,19 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
         def write(fh):
             bar = tqdm(total=cfg.n_prompts, desc="building prompts", unit="prompt", disable=not progress)
             for line, meta in iter_lines(builder, cfg.n_prompts, cfg.workers):
-                fh.write(line + "\n")
+                if table is None:
+                    fh.write(formats.line_for(line, cfg.format) + "\n")
+                else:
+                    table.append(json.loads(line))
                 stats.add_meta(meta)
                 bar.update(1)
             bar.close()
 
-        write_stream_atomic(out, write)
+        if table is None:
+            write_stream_atomic(out, write)
+        else:
+            write(None)
+            formats.write_table(table, out, cfg.format)
     finally:
         runtime.restore_signal_handlers(previous)
     summary = stats.as_dict()

@@ -77,6 +77,9 @@ class TrainConfig:
     probe_canary: str | None = opt("snips_7way", "Probe: natural-label canary task (its dev split; null = none).",
                                    runtime=True)
     probe_canary_queries: int = opt(40, "Probe: canary queries.", runtime=True)
+    report_to: str = opt("none", "Experiment trackers the Trainer logs loss, learning rate and held-out loss to: "
+                         "none, or a comma-separated list of transformers' integrations (tensorboard, wandb, "
+                         "mlflow, trackio, ...).", runtime=True)
 
     @property
     def resolved_lr(self) -> float:

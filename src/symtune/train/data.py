@@ -54,11 +54,30 @@ class EncodeStats:
                 "kl_rows": self.kl_rows}
 
 
+def _checked(rows: list[dict], p: Path) -> list[dict]:
+    """Rows read through `datasets`: the same checks as JSONL lines, naming the row."""
+    for i, row in enumerate(rows, 1):
+        for key in ("prompt", "completion"):
+            if not isinstance(row.get(key), str):
+                raise SymtuneError(f"{p}: row {i} has no string '{key}'; rows need prompt and completion "
+                                   "(or messages, or tasksource's inputs and targets)")
+        if not row["completion"]:
+            raise SymtuneError(f"{p}: row {i} has an empty completion; every row needs a label to learn")
+        row["_line"] = i
+    if not rows:
+        raise SymtuneError(f"data {p} holds no rows; build data with `symtune data`")
+    return rows
+
+
 def load_rows(path: str) -> list[dict]:
     """Read and check training rows; one-line errors naming the file and line."""
     if not path:
         raise SymtuneError("no training data given; pass --data FILE.jsonl (rows written by `symtune data`)")
     p = Path(path)
+    from symtune.data import formats
+
+    if formats.is_table(p):  # Parquet or a save_to_disk folder (`symtune data --format parquet|hf-dataset`)
+        return _checked(formats.read_table(p), p)
     if p.is_dir():
         raise SymtuneError(f"data file {p} is a folder; pass a JSONL file written by `symtune data`")
     if not p.is_file():
@@ -79,6 +98,7 @@ def load_rows(path: str) -> list[dict]:
                 raise SymtuneError(f"{p}:{i}: not valid JSON ({e.msg}); each line must be one JSON object") from None
             if not isinstance(row, dict):
                 raise SymtuneError(f"{p}:{i}: each line must be a JSON object with prompt and completion")
+            row = formats.normalize(row)  # messages and tasksource rows -> prompt/completion
             for key in ("prompt", "completion"):
                 if not isinstance(row.get(key), str):
                     raise SymtuneError(f"{p}:{i}: row has no string '{key}'; rows need prompt and completion")

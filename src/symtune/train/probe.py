@@ -146,6 +146,9 @@ def make_probe_callback(cfg, sets: list[ProbeSet], tok, log_path: Path, quiet: b
             row = {"step": state.global_step, **run_probe(inner, tok, sets, cfg.batch_size)}
             with open(log_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")
+            if self.trainer is not None and cfg.report_to not in ("", "none"):
+                # through Trainer.log, so the user's tracker (train.report_to) draws them beside the loss
+                self.trainer.log({f"probe/{s.name}_acc": row[f"probe_{s.name}_acc"] for s in sets})
             if not quiet:
                 parts = [f"{s.name} {row[f'probe_{s.name}_acc']:.3f} (chance {row[f'probe_{s.name}_chance']:.2f})"
                          for s in sets]

@@ -26,6 +26,7 @@ from symtune.train.config import TrainConfig
 from symtune.train.folder import (CKPT_RE, MARKER, META, check_out_dir, file_sha, last_complete_checkpoint,
                                   semantic_config)
 from symtune.train.loss import make_trainer_class
+from symtune.train.tracking import report_to as trackers
 
 
 def peak_rss_mb() -> float:
@@ -76,6 +77,7 @@ def validate(cfg: TrainConfig) -> None:
                            "disabled; use method lora, or natural_loss ce with method full")
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
+    trackers(cfg.report_to)  # unknown or uninstalled tracker: one line before the model loads
 
 
 def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: bool = False) -> dict:
@@ -185,7 +187,10 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
                                f"pick from its linear layers (e.g. q_proj, v_proj)")
         lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
-        model = get_peft_model(model, lcfg)
+        from symtune.quiet import known_noise_filtered
+
+        with known_noise_filtered():
+            model = get_peft_model(model, lcfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     meta.update(trainable_params=trainable, total_params=total)
@@ -216,7 +221,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         dataloader_num_workers=0,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        report_to="none",
+        report_to=trackers(cfg.report_to) or "none",
         disable_tqdm=quiet,
         **_checkpointing_args(TrainingArguments, cfg.gradient_checkpointing),
         ddp_find_unused_parameters=False,
@@ -285,6 +290,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             peak_rss_mb=round(peak_rss_mb(), 1),
         )
         write_json_atomic(meta_path, meta)
+        from symtune.card import write_model_card
+
+        write_model_card(out)  # README.md in the Hub's model-card format
     state.wait_for_everyone()
     return meta
 
