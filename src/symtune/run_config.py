@@ -30,10 +30,12 @@ LABEL_MODE = {"none": "symbols", "natural-labels": "natural", "random-labels": "
 
 # stage -> fields the run sets (and what to set instead)
 WIRED = {
-    "data": {"model": "model", "seed": "seed", "label_mode": "control", "force": "--force"},
+    "data": {"model": "model", "seed": "seed", "label_mode": "control", "force": "--force",
+             "chat_template": "chat_template"},
     "train": {"model": "model", "seed": "seed", "data": "(the data stage's rows)", "out": "--out",
               "resume": "(automatic)"},
-    "eval": {"model": "model", "seed": "seed", "adapter": "(the trained adapter)", "force": "--force"},
+    "eval": {"model": "model", "seed": "seed", "adapter": "(the trained adapter)", "force": "--force",
+             "chat_template": "chat_template"},
 }
 
 
@@ -45,6 +47,8 @@ class RunConfig:
     control: str = opt("none", "Tune on symbols (none), or a control: natural-labels (continued instruction "
                                "tuning on the same prompts) or random-labels (exemplar labels inconsistent with inputs).",
                        choices=CONTROLS)
+    chat_template: bool = opt(False, "Tune and evaluate on prompts rendered through the tokenizer's chat template "
+                                     "(one user turn; the label is the assistant's answer), as instruct models are served.")
     cache: bool = opt(True, "Reuse a cached base-model evaluation with the same settings, model weights and prompt "
                             "builder (and store new ones).", runtime=True)
     cache_dir: str | None = opt(None, "Evaluation cache folder (default: $SYMTUNE_CACHE/evals, else "
@@ -88,9 +92,10 @@ def wire(cfg: RunConfig) -> RunConfig:
     """Copy the run-level model, seed and control into the stage sections (paths are set per run folder)."""
     return dataclasses.replace(
         cfg,
-        data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control]),
+        data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control],
+                                 chat_template=cfg.chat_template),
         train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed),
-        eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed))
+        eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed, chat_template=cfg.chat_template))
 
 
 def stage_configs(cfg: RunConfig, out) -> dict:

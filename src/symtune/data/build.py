@@ -20,6 +20,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from symtune.chat import ChatWrap
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
 from symtune.prompts import TEMPLATES, completion, exemplar_to_drop, get_template, render
@@ -63,6 +64,7 @@ class RowBuilder:
         self.tok = tokenizer
         self.templates = [get_template(t) for t in cfg.templates] if cfg.templates else list(TEMPLATES)
         self.pool = SymbolPool("train", tuple(cfg.symbol_families), cfg.symbol_pool_size)
+        self.chat = ChatWrap(tokenizer, cfg.model) if cfg.chat_template else None
         self.data: list[_TaskData] = []
         for task in tasks:
             exs = task.examples(task.exemplar_split)
@@ -186,6 +188,7 @@ class RowBuilder:
             return pin + self._ex_tokens(ti, exemplars[k][0]) + plab + label_tok[shown[k]] + psep
 
         estimate = instr_tok + pin + self._ex_tokens(ti, query_j) + plab + label_tok[symbols[q_cls]]
+        estimate += self.chat.overhead if self.chat else 0
         estimate += sum(cost(k) for k in range(len(exemplars)))
         dropped = 0
         while True:
@@ -198,8 +201,10 @@ class RowBuilder:
             ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown)]
             instruction = task.instruction if mode == "natural" else None
             rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
-            comp = completion(symbols[q_cls])
-            full_ids = self.encode(rendered.prompt + comp)
+            prompt, comp, shift = rendered.prompt, completion(symbols[q_cls]), 0
+            if self.chat:  # served as one user turn; the label is the assistant's answer
+                prompt, comp, shift = self.chat.prompt(prompt), self.chat.delimiter + symbols[q_cls], len(self.chat.head)
+            full_ids = self.encode(prompt + comp)
             if len(full_ids) <= cfg.max_length:
                 break
             if not self._can_drop(exemplars, n_cls):
@@ -212,8 +217,8 @@ class RowBuilder:
         # Prefix check where the completion meets the prompt: the query block alone, with and
         # without the completion. Text before the query block ends in example_sep, so its tokens
         # cannot merge with the completion (tested against a whole-prompt encode in the tests).
-        query_start = rendered.prompt.rfind(fmt.example_sep) + len(fmt.example_sep) if exemplars else 0
-        tail = rendered.prompt[query_start:]
+        query_start = shift + (rendered.prompt.rfind(fmt.example_sep) + len(fmt.example_sep) if exemplars else 0)
+        tail = prompt[query_start:]
         tail_ids = self.encode_tail(tail)
         tail_full = self.encode_tail(tail + comp)
         n_prompt = len(full_ids) - (len(tail_full) - len(tail_ids))
@@ -223,7 +228,7 @@ class RowBuilder:
                 f"prompt+completion's tokens for this tokenizer; choose other templates (--templates)")
         per_class = collections.Counter(c for j, c in exemplars)
         return {
-            "prompt": rendered.prompt,
+            "prompt": prompt,
             "completion": comp,
             "meta": {
                 "task": task.name,
@@ -234,7 +239,7 @@ class RowBuilder:
                 "labels": [task.labels[c] for c in classes],
                 "n_exemplars": len(exemplars),
                 "exemplars_per_class": [per_class.get(c, 0) for c in range(n_cls)],
-                "exemplar_labels": [{"start": s, "end": e, "class": c}
+                "exemplar_labels": [{"start": shift + s, "end": shift + e, "class": c}
                                     for (s, e), (j, c) in zip(rendered.label_spans, exemplars)],
                 "query_class": q_cls,
                 "n_tokens": len(full_ids),
@@ -243,6 +248,7 @@ class RowBuilder:
                 "dropped_exemplars": dropped,
                 "seed": row_seed,
                 **({"classes": classes} if cfg.class_subsets else {}),
+                **({"chat_template": True} if self.chat else {}),
                 **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
             },
         }

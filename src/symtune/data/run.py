@@ -106,6 +106,9 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     from symtune.provenance import remove_stale_temps, write_stream_atomic
 
     formats.check_format(cfg.format)
+    if cfg.chat_template and cfg.format == "messages":
+        raise SymtuneError("options 'chat_template' and 'format messages' both apply a chat format; messages rows "
+                           "leave the template to the trainer, so use chat_template false with them")
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
     builder = make_builder(cfg, tokenizer)
     table = [] if cfg.format in ("parquet", "hf-dataset") else None  # written at the end through `datasets`

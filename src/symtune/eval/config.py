@@ -70,6 +70,9 @@ class EvalConfig:
     dev_limit: int = opt(40, "Dev split: at most this many queries per task (replaces --limit).")
     dev_settings: list[str] = opt(["labels", "symbols"], "Dev split: the ICL settings scored (replaces --settings).",
                                   choices=ICL_SETTINGS)
+    chat_template: bool = opt(False, "Render every prompt through the tokenizer's chat template as one user turn; "
+                              "options are scored without the leading space (lm-eval's --apply_chat_template). "
+                              "symtune/chat.py.")
     permutation_control: bool = opt(False, "Also score every symbol-setting query with the class->symbol "
                                     "assignment permuted (binary: swapped; else shifted by one class): suite "
                                     "perm_control. Separates the symbols' own meaning from the learned mapping. "

@@ -115,7 +115,12 @@ def prepare(cfg: EvalConfig, tokenizer=None):
     tok = tokenizer or load_tokenizer(model_path)
     max_len = model_max_length(model_path, cfg)
     encoder = Encoder(tok)
-    items, notes = build_items(cfg, tok, Budget(encoder, max_len))
+    chat = None
+    if cfg.chat_template:
+        from symtune.chat import ChatWrap
+
+        chat = ChatWrap(tok, cfg.model)
+    items, notes = build_items(cfg, tok, Budget(encoder, max_len, chat))
     return items, notes, tok, encoder, max_len, model_path
 
 
@@ -344,5 +349,7 @@ def format_summary(doc: dict) -> str:
     for k, v in s.items():
         if k in ("chance", "metric") or v is None:
             continue
-        lines.append(f"{k:<22}{v:>8.3f}{s['chance'].get(k, 0.0):>8.3f}")
+        c = s["chance"].get(k)
+        # open-ended suites (exact match) have no chance level: a dash, not a misleading 0.000
+        lines.append(f"{k:<22}{v:>8.3f}" + (f"{c:>8.3f}" if c else f"{'-':>8}"))
     return "\n".join(lines)

@@ -78,6 +78,7 @@ class Item:
     meta: dict = field(default_factory=dict)
     max_new_tokens: int | None = None
     n_tokens: int = 0  # prompt + answer budget, filled by the length check
+    delimiter: str = " "  # before each option; "" with a chat template (symtune/chat.py)
 
     @property
     def open_ended(self) -> bool:
@@ -85,7 +86,7 @@ class Item:
 
     @property
     def continuations(self) -> list[str]:
-        return [" " + o for o in self.options]
+        return [self.delimiter + o for o in self.options]
 
     @property
     def chance(self) -> float:
@@ -101,22 +102,27 @@ class Budget:
 
     MARGIN = 4
 
-    def __init__(self, encoder, max_length: int):
+    def __init__(self, encoder, max_length: int, chat=None):
         self.encoder = encoder
         self.max_length = max_length
+        self.chat = chat  # a ChatWrap: prompts are measured as they will be served
+        self.delimiter = chat.delimiter if chat else " "
         self._opt: dict = {}
+
+    def _served(self, prompt: str) -> str:
+        return self.chat.prompt(prompt) if self.chat else prompt
 
     def _opt_len(self, option: str) -> int:
         n = self._opt.get(option)
         if n is None:
-            n = self._opt[option] = len(self.encoder._enc(" " + option))
+            n = self._opt[option] = len(self.encoder._enc(self.delimiter + option))
         return n
 
     def need(self, prompt: str, options: list[str], new_tokens: int = 0) -> int:
-        return self.encoder.token_length(prompt, [" " + o for o in options], new_tokens)
+        return self.encoder.token_length(self._served(prompt), [self.delimiter + o for o in options], new_tokens)
 
     def fits(self, prompt: str, options: list[str], new_tokens: int = 0) -> tuple[bool, int]:
-        est = len(self.encoder.encode_context(prompt)) + max([self._opt_len(o) for o in options] + [new_tokens])
+        est = len(self.encoder.encode_context(self._served(prompt))) + max([self._opt_len(o) for o in options] + [new_tokens])
         if est + self.MARGIN <= self.max_length:
             return True, est
         n = self.need(prompt, options, new_tokens)
@@ -582,6 +588,14 @@ def resolve_tasks(cfg: EvalConfig) -> list:
     return default_eval_tasks()
 
 
+def serve(items: list[Item], budget: Budget) -> list[Item]:
+    """Items as the model is served: through the chat template when the budget has one (in place)."""
+    if budget.chat:
+        for it in items:
+            it.prompt, it.delimiter = budget.chat.prompt(it.prompt), budget.chat.delimiter
+    return items
+
+
 def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item], dict]:
     """Every item of the configured suite(s) plus notes (skipped tasks, protocols)."""
     suites = ["icl", "flipped", "algorithmic"] if cfg.suite == "all" else [cfg.suite]
@@ -635,4 +649,7 @@ def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item],
         notes["list_functions_categories"] = {c: ids for c, ids in LIST_FUNCTIONS_CATEGORIES.items()} \
             if not cfg.lf_subtasks else {"custom": list(cfg.lf_subtasks)}
         notes["list_functions_selection"] = "hand-picked from BIG-bench descriptions (not the paper's IDs)"
-    return items, notes
+    if budget.chat:
+        notes["chat_template"] = {"user_turn": "the whole few-shot prompt", "answer": "the label, no leading space",
+                                  "head": budget.chat.head, "tail": budget.chat.tail}
+    return serve(items, budget), notes

@@ -67,7 +67,7 @@ def _rows_items(path: str) -> list:
         if not 0 <= gold < len(options) or len(set(options)) != len(options):
             raise SymtuneError(f"{p}:{i}: meta.query_class must index meta.symbols (distinct symbols)")
         items.append(Item("probe", str(meta.get("task", "rows")), "symbols", i, prompt, options, gold,
-                          key=str(meta.get("task", "rows"))))
+                          key=str(meta.get("task", "rows")), delimiter="" if meta.get("chat_template") else " "))
     if not items:
         raise SymtuneError(f"probe_data {p} holds no rows")
     return items
@@ -77,12 +77,17 @@ def build_probe(cfg, rows: list[dict], tok) -> list[ProbeSet]:
     """The fixed probe prompts: symbols (tuning tasks or probe_data) and the natural-label canary."""
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.suites import Budget, icl_items
+    from symtune.eval.suites import Budget, icl_items, serve
     from symtune.tasks.registry import get_task
 
     if cfg.probe_rows < 1 or cfg.probe_canary_queries < 1:
         raise SymtuneError("probe_rows and probe_canary_queries must be at least 1")
-    budget = Budget(Encoder(tok), MAX_LENGTH)
+    chat = None
+    if any((r.get("meta") or {}).get("chat_template") for r in rows):  # probe the way the rows were rendered
+        from symtune.chat import ChatWrap
+
+        chat = ChatWrap(tok)
+    budget = Budget(Encoder(tok), MAX_LENGTH, chat)
     sets = []
     if cfg.probe_data:
         sets.append(ProbeSet("symbols", _rows_items(cfg.probe_data)))
@@ -99,12 +104,13 @@ def build_probe(cfg, rows: list[dict], tok) -> list[ProbeSet]:
                                "(rows in the training format) or set probe_every 0")
         per_task = math.ceil(cfg.probe_rows / len(tasks))
         ecfg = EvalConfig(seed=cfg.seed, k=TUNE_K, limit=per_task, settings=["symbols"])
-        sets.append(ProbeSet("symbols", [it for t in tasks for it in icl_items(t, ecfg, tok, budget, settings=["symbols"])]))
+        sets.append(ProbeSet("symbols", serve([it for t in tasks for it in icl_items(t, ecfg, tok, budget,
+                                                                                      settings=["symbols"])], budget)))
     if cfg.probe_canary:
         task = get_task(cfg.probe_canary)
         ecfg = EvalConfig(seed=cfg.seed, k=CANARY_K, split="dev", dev_limit=cfg.probe_canary_queries,
                           dev_settings=["labels"])
-        sets.append(ProbeSet("canary", icl_items(task, ecfg, tok, budget, settings=["labels"])))
+        sets.append(ProbeSet("canary", serve(icl_items(task, ecfg, tok, budget, settings=["labels"]), budget)))
     return sets
 
 
