@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from symtune.report.analysis import same_base
 from symtune.report.load import Run
 from symtune.report.measures import flip_summary, k_summary
-from symtune.report.plots import BASE_COLOR, COLORS, RC, _png
+from symtune.report.plots import BASE_COLOR, COLORS, RC, _png, _title
 
 
 def _sides(runs: list[Run], summaries: list):
@@ -53,8 +53,8 @@ def flip_curve(runs: list[Run], metric: str = "acc") -> bytes | None:
         ax.set_xlabel("exemplar labels flipped (%), gold unchanged")
         ax.set_ylabel("accuracy (%), mean over binary tasks")
         ax.set_ylim(0, 100)
-        ax.set_title("Flip curve: following the exemplars falls, ignoring them stays flat")
-        ax.legend(loc="lower left", frameon=True, framealpha=0.9)
+        _title(fig, "Flip curve: following the exemplars falls, ignoring them stays flat")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _png(fig)
 
 
@@ -81,5 +81,6 @@ def k_curve(runs: list[Run], metric: str = "acc") -> bytes | None:
             ax.set_xlabel("exemplars per class (k)")
             ax.set_ylabel("accuracy (%), mean over tasks")
             ax.set_ylim(0, 100)
-        axes[0].legend(loc="lower right", frameon=True, framealpha=0.9)
+        fig.suptitle("Accuracy against exemplars per class", fontsize=RC["axes.titlesize"])
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _png(fig)

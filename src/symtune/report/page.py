@@ -20,6 +20,7 @@ img{max-width:100%;height:auto;display:block;margin:.8em 0}
 code{background:#f2f2f2;padding:0 .25em;border-radius:3px;font-size:.92em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto}details{margin:.8em 0}summary{cursor:pointer;font-weight:600}
 figure{margin:1em 0}figcaption{color:#555;font-size:.9em}
+.scroll{overflow-x:auto;max-width:100%}p,li,figcaption{overflow-wrap:anywhere}
 """
 
 
@@ -35,7 +36,8 @@ def _table_html(t: Table) -> str:
     head = "".join(f"<th{cls(i)}>{_inline(h)}</th>" for i, h in enumerate(t.header))
     body = "".join("<tr>" + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(row)) + "</tr>\n"
                    for row in t.rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
+    # in a scrolling box: a wide table scrolls by itself instead of widening the page
+    return f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table></div>'
 
 
 def _html_blocks(blocks: list) -> list[str]:

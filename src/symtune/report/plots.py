@@ -106,10 +106,14 @@ def _bars(ax, groups: list[str], series: list[tuple[str, list, list, str, str]],
 
 
 def _legend(ax, fig, n_items: int, outside: bool = False):
-    if outside or n_items > 4:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    else:
-        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    """Outside the axes, right of them: inside it collided with value labels and tall bars."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _title(fig, text: str) -> None:
+    """A figure-level title: constrained layout keeps it inside the figure however long it is
+    (an axes title is centred on the axes and was cut off at the left when wider than them)."""
+    fig.suptitle(text, fontsize=RC["axes.titlesize"])
 
 
 def icl_settings(runs: list[Run], metric: str = "acc") -> bytes | None:
@@ -125,16 +129,18 @@ def icl_settings(runs: list[Run], metric: str = "acc") -> bytes | None:
             if c.chance is not None:
                 chances.append(c.chance)
         series.append((name, vals, errs, color, hatch))
-    if not any(v is not None for _, vals, *_ in series for v in vals):
+    shown = [i for i in range(len(ICL_SETTINGS)) if any(vals[i] is not None for _, vals, *_ in series)]
+    if not shown:
         return None
+    series = [(n, [v[i] for i in shown], [e[i] for i in shown], c, h) for n, v, e, c, h in series]
     chance = sum(chances) / len(chances) if chances else None
     with rc_context(RC):
         fig = Figure(figsize=(max(7.5, 2.0 + 1.1 * len(series) * 1.2), 4.6), layout="constrained")
         ax = fig.add_subplot()
-        _bars(ax, [SETTING_NAMES[s] for s in ICL_SETTINGS], series, chance, value_labels=len(series) <= 4)
+        _bars(ax, [SETTING_NAMES[ICL_SETTINGS[i]] for i in shown], series, chance, value_labels=len(series) <= 4)
         ax.set_ylabel("accuracy (%), mean over tasks")
         ax.set_xlabel("in-context learning setting")
-        ax.set_title("ICL accuracy by setting, base vs tuned (error bars: 95% CI)")
+        _title(fig, "ICL accuracy by setting, base vs tuned (error bars: 95% CI)")
         _legend(ax, fig, len(series) + 1)
         return _png(fig)
 
@@ -175,7 +181,7 @@ def flipped(runs: list[Run], metric: str = "acc") -> bytes | None:
         _bars(ax, tasks, bars, chance)
         ax.set_ylabel("accuracy (%) on flipped labels")
         ax.set_xlabel("evaluation task (binary)")
-        ax.set_title("Flipped labels: following the in-context labels (above chance = follows them)")
+        _title(fig, "Flipped labels: above chance = the model follows the in-context labels")
         _rotate(ax, tasks, fig)
         _legend(ax, fig, len(bars) + 1, outside=True)
         return _png(fig)
@@ -223,7 +229,7 @@ def list_functions(runs: list[Run], metric: str = "acc") -> bytes | None:
         ax.axvline(len(groups) - 1.5, color="#999999", linewidth=0.8)
         ax.set_ylabel("exact-match accuracy (%)")
         ax.set_xlabel("List Functions category (mean over its subtasks)")
-        ax.set_title("List Functions (BIG-Bench), base vs tuned")
+        _title(fig, "List Functions (BIG-Bench), base vs tuned")
         _legend(ax, fig, len(series), outside=True)
         return _png(fig)
 
@@ -259,7 +265,7 @@ def turing_concepts(runs: list[Run], metric: str = "acc") -> bytes | None:
         ax.axvline(len(groups) - 1.5, color="#999999", linewidth=0.8)
         ax.set_ylabel("exact-match accuracy (%)")
         ax.set_xlabel("concept")
-        ax.set_title("Simple Turing Concepts (BIG-Bench), base vs tuned")
+        _title(fig, "Simple Turing Concepts (BIG-Bench), base vs tuned")
         _rotate(ax, groups, fig)
         _legend(ax, fig, len(full), outside=True)
         return _png(fig)
@@ -310,8 +316,8 @@ def loss_curve(runs: list[Run]) -> bytes | None:
                 if lr:
                     ax_lr.plot([s for s, _ in lr], [v for _, v in lr], color=color, linewidth=1.5)
         ax.set_ylabel("training loss (nats / token)")
-        ax.set_title("Training loss" + (" per run" if len(curves) > 1 else ""))
-        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+        _title(fig, "Training loss" + (" per run" if len(curves) > 1 else ""))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         if ax_lr is not None:
             ax_lr.set_ylabel("learning rate")
             ax_lr.set_xlabel("optimizer step")
@@ -351,10 +357,10 @@ def exemplar_histogram(runs: list[Run]) -> bytes | None:
         ax.set_xticks(keys)
         ax.set_xlabel("in-context exemplars per class")
         ax.set_ylabel("tuning prompts (count)")
-        ax.set_title("Tuning data: exemplars per class")
+        _title(fig, "Tuning data: exemplars per class")
         ax.grid(axis="x", visible=False)
         if n > 1:
-            ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _png(fig)
 
 
