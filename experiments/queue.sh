@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run experiment commands one after another (one model job at a time on a 2-core machine), each
+# resumable; a failed step does not stop the queue. Usage:
+#   nohup experiments/queue.sh experiments/queue_today.txt > runs/queue.log 2>&1 &
+# The file holds one shell command per line (# comments allowed). Each finished line is recorded in
+# runs/queue.done, so rerunning the queue skips what already finished.
+set -u
+list="$1"
+done_file="runs/queue.done"
+mkdir -p runs
+touch "$done_file"
+while IFS= read -r cmd; do
+  [[ -z "${cmd// }" || "$cmd" == \#* ]] && continue
+  if grep -qxF -- "$cmd" "$done_file"; then echo "[queue] skip (done): $cmd"; continue; fi
+  echo "[queue] $(date -u +%FT%TZ) start: $cmd"
+  if bash -c "$cmd"; then
+    echo "$cmd" >> "$done_file"
+    echo "[queue] $(date -u +%FT%TZ) done: $cmd"
+  else
+    echo "[queue] $(date -u +%FT%TZ) FAILED ($?): $cmd"
+  fi
+done < "$list"

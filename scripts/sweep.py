@@ -1,0 +1,135 @@
+"""The recipe-search sweep table and its Pareto plot (issue 12), from run folders' samples.
+
+    python scripts/sweep.py add families_mixed runs/families_mixed --note "int+letters+words, <=4 tokens"
+    python scripts/sweep.py plot          # docs/images/pareto_dev.png from docs/results/sweep.json
+    python scripts/sweep.py table         # the Markdown sweep table for docs/RESULTS.md
+
+`add` reads RUN/eval_base and RUN/eval_tuned (samples files, no model) through the report's own
+comparison (paired cluster-bootstrap intervals, src/symtune/report/analysis.py) and records, per ICL
+setting and for flipped labels, base, tuned, delta and the 95% interval in docs/results/sweep.json (one
+entry per arm, replaced when added again), with the split and the training minutes when known. The JSON
+is committed, so later sessions extend the same table without the run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "docs" / "results" / "sweep.json"
+PLOT = ROOT / "docs" / "images" / "pareto_dev.png"
+SETTINGS = [("icl", "instr+labels"), ("icl", "labels"), ("icl", "instr+symbols"), ("icl", "symbols"),
+            ("flipped", "flipped")]
+
+
+def _load() -> dict:
+    return json.loads(SWEEP.read_text()) if SWEEP.is_file() else {}
+
+
+def _save(d: dict) -> None:
+    from symtune.provenance import write_json_atomic
+
+    write_json_atomic(SWEEP, dict(sorted(d.items())))
+
+
+def add(arm: str, run: str, note: str = "") -> dict:
+    from symtune.report.analysis import compare
+    from symtune.report.load import load_run
+    from symtune.report.measures import split_of
+
+    r = load_run(run)
+    if r.base is None or r.tuned is None:
+        sys.exit(f"{run}: needs eval_base and eval_tuned")
+    entry: dict = {"run": run, "note": note, "split": split_of(r.tuned), "settings": {}}
+    for suite, setting in SETTINGS:
+        c = compare(r, suite, setting)
+        if c.delta is None:
+            continue
+        entry["settings"][setting] = {
+            "base": round(100 * c.base, 2), "tuned": round(100 * c.tuned, 2), "delta": round(100 * c.delta, 2),
+            "ci": [round(100 * x, 2) for x in c.ci] if c.ci else None, "method": c.method,
+            "n": c.n_paired, "clusters": c.clusters}
+    train = Path(run) / "train" / "symtune_train.json"
+    if train.is_file():
+        t = json.loads(train.read_text())
+        entry["steps"] = t.get("steps_done")
+        secs = (t.get("timings") or {}).get("train_s")
+        if secs:  # this process's training time (a resumed run counts only its last part)
+            entry["train_minutes"] = round(float(secs) / 60, 1)
+        if t.get("peak_rss_mb"):
+            entry["peak_rss_gb"] = round(t["peak_rss_mb"] / 1024, 1)
+    d = _load()
+    d[arm] = entry
+    _save(d)
+    return entry
+
+
+def _fmt(s: dict | None) -> str:
+    if not s:
+        return ""
+    ci = f" [{s['ci'][0]:+.1f}, {s['ci'][1]:+.1f}]" if s.get("ci") else ""
+    return f"{s['delta']:+.1f}{ci}"
+
+
+def table() -> str:
+    rows = ["| arm | split | labels Δ | symbols Δ | flipped Δ | steps | train min | note |",
+            "|---|---|---:|---:|---:|---:|---:|---|"]
+    for arm, e in _load().items():
+        s = e["settings"]
+        rows.append(f"| {arm} | {e.get('split')} | {_fmt(s.get('labels'))} | {_fmt(s.get('symbols'))} | "
+                    f"{_fmt(s.get('flipped'))} | {e.get('steps', '')} | {e.get('train_minutes', '')} | {e.get('note', '')} |")
+    return "\n".join(rows)
+
+
+def plot(split: str = "dev") -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pts = [(arm, e["settings"]["labels"], e["settings"]["symbols"]) for arm, e in _load().items()
+           if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]]
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for arm, lab, sym in pts:
+        xerr = [[lab["delta"] - lab["ci"][0]], [lab["ci"][1] - lab["delta"]]] if lab.get("ci") else None
+        yerr = [[sym["delta"] - sym["ci"][0]], [sym["ci"][1] - sym["delta"]]] if sym.get("ci") else None
+        ax.errorbar([lab["delta"]], [sym["delta"]], xerr=xerr, yerr=yerr, fmt="o", capsize=3, alpha=0.85)
+        ax.annotate(arm, (lab["delta"], sym["delta"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.axhline(0, color="#888", lw=0.8)
+    ax.axvline(0, color="#888", lw=0.8)
+    ax.axhline(10, color="#2ca02c", ls="--", lw=1, label="target: symbols Δ ≥ +10")
+    ax.axvline(-1, color="#d62728", ls="--", lw=1, label="target: labels Δ ≥ −1")
+    ax.set_xlabel("natural labels Δ (points, tuned − base)")
+    ax.set_ylabel("symbols Δ (points, tuned − base)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle(f"Recipe search on the {split} evaluation: symbol gain against natural-label change (95% CI)")
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PLOT, dpi=110, metadata={"Software": None})
+    return PLOT
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("add")
+    a.add_argument("arm")
+    a.add_argument("run")
+    a.add_argument("--note", default="")
+    sub.add_parser("table")
+    pl = sub.add_parser("plot")
+    pl.add_argument("--split", default="dev")
+    args = p.parse_args()
+    if args.cmd == "add":
+        print(json.dumps(add(args.arm, args.run, args.note), indent=1))
+    elif args.cmd == "table":
+        print(table())
+    else:
+        print(plot(args.split))
+
+
+if __name__ == "__main__":
+    main()
