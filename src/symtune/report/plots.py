@@ -235,13 +235,14 @@ def list_functions(runs: list[Run], metric: str = "acc") -> bytes | None:
 
 
 def _wrap(text: str, width: int = 11) -> str:
-    words, lines, cur = str(text).replace("-", "- ").split(), [], ""
+    """Break a tick label at spaces, hyphens and underscores (category names are snake_case)."""
+    words, lines, cur = str(text).replace("-", "- ").replace("_", "_ ").split(), [], ""
     for w in words:
         if cur and len(cur) + 1 + len(w) > width:
             lines.append(cur)
             cur = w
         else:
-            cur = f"{cur}{'' if cur.endswith('-') else ' '}{w}".strip()
+            cur = f"{cur}{'' if cur.endswith(('-', '_')) else ' '}{w}".strip()
     lines.append(cur)
     return "\n".join(lines)
 
