@@ -8,7 +8,8 @@
 comparison (paired cluster-bootstrap intervals, src/symtune/report/analysis.py) and records, per ICL
 setting and for flipped labels, base, tuned, delta and the 95% interval in docs/results/sweep.json (one
 entry per arm, replaced when added again), with the split and the training minutes when known. The JSON
-is committed, so later sessions extend the same table without the run folders.
+is committed, so later sessions extend the same table without the run folders; the arm's small files
+(results.json, report, logs, plots; never weights or samples) are copied to docs/results/<arm>/.
 """
 
 from __future__ import annotations
@@ -64,7 +65,30 @@ def add(arm: str, run: str, note: str = "") -> dict:
     d = _load()
     d[arm] = entry
     _save(d)
+    _copy_small_files(Path(run), SWEEP.parent / _slug(arm))
     return entry
+
+
+def _slug(arm: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in arm).strip("_")
+
+
+SMALL = {"run.json": "run.json", "eval_base/results.json": "results_base.json",
+         "eval_tuned/results.json": "results_tuned.json", "report/report.md": "report.md",
+         "train/symtune_train.json": "symtune_train.json", "train/log.jsonl": "log.jsonl",
+         "train/loss.png": "loss_probe.png", "data/stats.json": "data_stats.json"}
+
+
+def _copy_small_files(run: Path, dest: Path) -> None:
+    """The arm's small result files (never weights or samples) into docs/results/<arm>/ for committing."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for src, name in SMALL.items():
+        if (run / src).is_file():
+            shutil.copy(run / src, dest / name)
+    for png in (run / "report").glob("*.png"):
+        shutil.copy(png, dest / png.name)
 
 
 def _fmt(s: dict | None) -> str:
