@@ -22,7 +22,7 @@ def test_wrap_is_the_template(tok):
     prompt = "Input: play some jazz\nOutput: foo\n\nInput: will it rain\nOutput:"
     real = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False)
     assert chat.prompt(prompt) == real
-    assert real.endswith("<|im_start|>assistant\n") and chat.delimiter == ""
+    assert real.endswith("<|im_start|>assistant\n")
     chat.check(prompt)
     assert chat.overhead == len(tok(chat.head + chat.tail, add_special_tokens=False)["input_ids"]) + 1
 
@@ -61,8 +61,8 @@ def test_data_rows_are_served_text_with_bare_labels(tiny_model_dir, tok, tmp_pat
     served = _rows(tiny_model_dir, tmp_path / "chat.jsonl", True)
     assert len(plain) == len(served) == 6
     for p, c in zip(plain, served):
-        # same draw; the chat row is the plain prompt in one user turn, the label without its space
-        assert c["prompt"] == chat.prompt(p["prompt"]) and c["completion"] == p["completion"].lstrip(" ")
+        # same draw; the chat row is the plain prompt in one user turn, the completion unchanged (" label")
+        assert c["prompt"] == chat.prompt(p["prompt"]) and c["completion"] == p["completion"]
         assert c["meta"]["chat_template"] is True and "chat_template" not in p["meta"]
         for span in c["meta"]["exemplar_labels"]:  # spans still point at the exemplar labels
             assert c["prompt"][span["start"]:span["end"]] in c["meta"]["symbols"]
@@ -94,8 +94,7 @@ def test_eval_items_are_served_text(tiny_model_dir, tok):
     items, notes = prepare(EvalConfig(**base, chat_template=True))[:2]
     chat = ChatWrap(tok)
     assert [it.prompt for it in items] == [chat.prompt(it.prompt) for it in plain]
-    assert all(it.continuations == it.options for it in items)
-    assert all(it.continuations == [" " + o for o in it.options] for it in plain)
+    assert all(it.continuations == [" " + o for o in it.options] for it in items + plain)
     assert notes["chat_template"]["tail"] == chat.tail
 
 
@@ -131,7 +130,7 @@ def test_bundled_model_chat_eval_scores_the_served_text(bundled_model_dir, tmp_p
     model, tok = load_model(bundled_model_dir, dtype="float32"), load_tokenizer(bundled_model_dir)
     ctx = tok(row["prompt"].rstrip(), add_special_tokens=False)["input_ids"]
     for opt, lp in zip(row["options"], row["logprobs"]):
-        full = tok(row["prompt"] + opt, add_special_tokens=False)["input_ids"]
+        full = tok(row["prompt"] + " " + opt, add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             logits = model(torch.tensor([full])).logits[0].float().log_softmax(-1)
         ref = sum(logits[i - 1, full[i]].item() for i in range(len(ctx), len(full)))

@@ -6,8 +6,10 @@
 Off by default, like lm-evaluation-harness's --apply_chat_template. When on, the plain few-shot
 prompt (instruction, exemplars, query up to its label prefix) becomes ONE user message; the
 tokenizer's chat template adds its markers and the assistant header (add_generation_prompt), and the
-answer is the label itself, without the plain format's leading delimiter (" positive" -> "positive"),
-because the assistant turn already starts on a fresh line. The same `ChatWrap` serves the data builder
+answer is the label with the plain format's delimiter, " positive", as lm-evaluation-harness scores it
+(its target delimiter stays in the continuation), so the answer is the same tokens as the labels the
+exemplars show; without the space (tried first) the bundled model's base accuracy fell to chance in the
+symbol settings (docs/EVALUATION.md). The same `ChatWrap` serves the data builder
 (data/build.py), the evaluation (eval/runner.py) and the training probe, so a model is tuned and
 measured on the same text.
 
@@ -40,7 +42,6 @@ class ChatWrap:
         if bos and head.startswith(bos) and tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]:
             head = head[len(bos):]
         self.head, self.tail = head, tail
-        self.delimiter = ""  # before the label: the assistant turn starts on its own line
         self.overhead = len(tokenizer(head + tail, add_special_tokens=False)["input_ids"]) + 1
 
     def prompt(self, prompt: str) -> str:

@@ -203,7 +203,7 @@ class RowBuilder:
             rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
             prompt, comp, shift = rendered.prompt, completion(symbols[q_cls]), 0
             if self.chat:  # served as one user turn; the label is the assistant's answer
-                prompt, comp, shift = self.chat.prompt(prompt), self.chat.delimiter + symbols[q_cls], len(self.chat.head)
+                prompt, shift = self.chat.prompt(prompt), len(self.chat.head)
             full_ids = self.encode(prompt + comp)
             if len(full_ids) <= cfg.max_length:
                 break

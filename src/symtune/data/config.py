@@ -40,7 +40,7 @@ class DataConfig:
                               "of its classes (renumbered 0..k-1; meta.classes holds the original ids); "
                               "natural-label prompts keep every class.")
     chat_template: bool = opt(False, "Render each prompt through the tokenizer's chat template as one user turn "
-                              "(the completion is the label, without the leading space); set it the same for "
+                              "(the label is the assistant's answer); set it the same for "
                               "evaluation (`symtune run --chat-template` does both). symtune/chat.py.")
     format: str = opt("prompt-completion", "Output format: prompt-completion (JSONL, TRL SFTTrainer), messages (chat JSONL, "
                       "TRL/Axolotl), parquet, or hf-dataset (a datasets save_to_disk folder); `symtune train` reads all.",

@@ -71,7 +71,7 @@ class EvalConfig:
     dev_settings: list[str] = opt(["labels", "symbols"], "Dev split: the ICL settings scored (replaces --settings).",
                                   choices=ICL_SETTINGS)
     chat_template: bool = opt(False, "Render every prompt through the tokenizer's chat template as one user turn; "
-                              "options are scored without the leading space (lm-eval's --apply_chat_template). "
+                              "options keep their leading space, as lm-eval's --apply_chat_template scores them. "
                               "symtune/chat.py.")
     permutation_control: bool = opt(False, "Also score every symbol-setting query with the class->symbol "
                                     "assignment permuted (binary: swapped; else shifted by one class): suite "

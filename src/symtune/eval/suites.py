@@ -78,7 +78,6 @@ class Item:
     meta: dict = field(default_factory=dict)
     max_new_tokens: int | None = None
     n_tokens: int = 0  # prompt + answer budget, filled by the length check
-    delimiter: str = " "  # before each option; "" with a chat template (symtune/chat.py)
 
     @property
     def open_ended(self) -> bool:
@@ -86,7 +85,7 @@ class Item:
 
     @property
     def continuations(self) -> list[str]:
-        return [self.delimiter + o for o in self.options]
+        return [" " + o for o in self.options]
 
     @property
     def chance(self) -> float:
@@ -106,7 +105,6 @@ class Budget:
         self.encoder = encoder
         self.max_length = max_length
         self.chat = chat  # a ChatWrap: prompts are measured as they will be served
-        self.delimiter = chat.delimiter if chat else " "
         self._opt: dict = {}
 
     def _served(self, prompt: str) -> str:
@@ -115,11 +113,11 @@ class Budget:
     def _opt_len(self, option: str) -> int:
         n = self._opt.get(option)
         if n is None:
-            n = self._opt[option] = len(self.encoder._enc(self.delimiter + option))
+            n = self._opt[option] = len(self.encoder._enc(" " + option))
         return n
 
     def need(self, prompt: str, options: list[str], new_tokens: int = 0) -> int:
-        return self.encoder.token_length(self._served(prompt), [self.delimiter + o for o in options], new_tokens)
+        return self.encoder.token_length(self._served(prompt), [" " + o for o in options], new_tokens)
 
     def fits(self, prompt: str, options: list[str], new_tokens: int = 0) -> tuple[bool, int]:
         est = len(self.encoder.encode_context(self._served(prompt))) + max([self._opt_len(o) for o in options] + [new_tokens])
@@ -592,7 +590,7 @@ def serve(items: list[Item], budget: Budget) -> list[Item]:
     """Items as the model is served: through the chat template when the budget has one (in place)."""
     if budget.chat:
         for it in items:
-            it.prompt, it.delimiter = budget.chat.prompt(it.prompt), budget.chat.delimiter
+            it.prompt = budget.chat.prompt(it.prompt)
     return items
 
 
@@ -650,6 +648,7 @@ def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item],
             if not cfg.lf_subtasks else {"custom": list(cfg.lf_subtasks)}
         notes["list_functions_selection"] = "hand-picked from BIG-bench descriptions (not the paper's IDs)"
     if budget.chat:
-        notes["chat_template"] = {"user_turn": "the whole few-shot prompt", "answer": "the label, no leading space",
+        notes["chat_template"] = {"user_turn": "the whole few-shot prompt",
+                                  "answer": "the label after the delimiter, as in the exemplars",
                                   "head": budget.chat.head, "tail": budget.chat.tail}
     return serve(items, budget), notes

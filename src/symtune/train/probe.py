@@ -67,7 +67,7 @@ def _rows_items(path: str) -> list:
         if not 0 <= gold < len(options) or len(set(options)) != len(options):
             raise SymtuneError(f"{p}:{i}: meta.query_class must index meta.symbols (distinct symbols)")
         items.append(Item("probe", str(meta.get("task", "rows")), "symbols", i, prompt, options, gold,
-                          key=str(meta.get("task", "rows")), delimiter="" if meta.get("chat_template") else " "))
+                          key=str(meta.get("task", "rows"))))
     if not items:
         raise SymtuneError(f"probe_data {p} holds no rows")
     return items
