@@ -135,3 +135,17 @@ def test_bundled_model_chat_eval_scores_the_served_text(bundled_model_dir, tmp_p
             logits = model(torch.tensor([full])).logits[0].float().log_softmax(-1)
         ref = sum(logits[i - 1, full[i]].item() for i in range(len(ctx), len(full)))
         assert lp == pytest.approx(ref, abs=2e-3)
+
+
+def test_template_that_trims_lines_is_refused(tok):
+    """A template that rewrites the text around the content (here: strips every line) is caught by the
+    check ChatWrap runs on a sample prompt when it is built."""
+    import copy
+
+    from symtune.chat import ChatWrap
+
+    odd = copy.deepcopy(tok)
+    odd.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | replace('\n\n', '\n') }}"
+                         "<|im_end|>\n{% endfor %}<|im_start|>assistant\n")
+    with pytest.raises(SymtuneError, match="rewrites the prompt text"):
+        ChatWrap(odd)

@@ -43,6 +43,7 @@ class ChatWrap:
             head = head[len(bos):]
         self.head, self.tail = head, tail
         self.overhead = len(tokenizer(head + tail, add_special_tokens=False)["input_ids"]) + 1
+        self.check("Input: one\ntwo\nOutput: a\n\nInput: three\nOutput:")
 
     def prompt(self, prompt: str) -> str:
         """The served text of a plain few-shot prompt (ends with the assistant header)."""

@@ -120,7 +120,8 @@ class Budget:
         return self.encoder.token_length(self._served(prompt), [" " + o for o in options], new_tokens)
 
     def fits(self, prompt: str, options: list[str], new_tokens: int = 0) -> tuple[bool, int]:
-        est = len(self.encoder.encode_context(self._served(prompt))) + max([self._opt_len(o) for o in options] + [new_tokens])
+        est = len(self.encoder.encode_context(self._served(prompt)))
+        est += max([self._opt_len(o) for o in options] + [new_tokens])
         if est + self.MARGIN <= self.max_length:
             return True, est
         n = self.need(prompt, options, new_tokens)
