@@ -191,13 +191,21 @@ class RowBuilder:
         estimate += self.chat.overhead if self.chat else 0
         estimate += sum(cost(k) for k in range(len(exemplars)))
         dropped = 0
+
+        def drop() -> bool:  # one exemplar less (prompts.exemplar_to_drop); False when none may go
+            nonlocal estimate, dropped
+            k = exemplar_to_drop([c for _, c in exemplars])
+            if k is None:
+                return False
+            estimate -= cost(k)
+            exemplars.pop(k)
+            shown.pop(k)
+            dropped += 1
+            return True
+
         while True:
-            while estimate > cfg.max_length and self._can_drop(exemplars, n_cls):
-                k = self._drop_index(exemplars, n_cls)
-                estimate -= cost(k)
-                exemplars.pop(k)
-                shown.pop(k)
-                dropped += 1
+            while estimate > cfg.max_length and drop():
+                pass
             ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown)]
             instruction = task.instruction if mode == "natural" else None
             rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
@@ -207,13 +215,8 @@ class RowBuilder:
             full_ids = self.encode(prompt + comp)
             if len(full_ids) <= cfg.max_length:
                 break
-            if not self._can_drop(exemplars, n_cls):
+            if not drop():
                 raise _TooLong(task.name, len(full_ids))
-            k = self._drop_index(exemplars, n_cls)
-            estimate -= cost(k)
-            exemplars.pop(k)
-            shown.pop(k)
-            dropped += 1
         # Prefix check where the completion meets the prompt: the query block alone, with and
         # without the completion. Text before the query block ends in example_sep, so its tokens
         # cannot merge with the completion (tested against a whole-prompt encode in the tests).
@@ -252,14 +255,6 @@ class RowBuilder:
                 **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
             },
         }
-
-    @staticmethod
-    def _can_drop(exemplars, n_cls) -> bool:
-        return exemplar_to_drop([c for j, c in exemplars]) is not None
-
-    @staticmethod
-    def _drop_index(exemplars, n_cls) -> int:
-        return exemplar_to_drop([c for j, c in exemplars])
 
 
 # -- parallel building (fork: workers inherit the builder) -------------------------------------
