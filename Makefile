@@ -25,7 +25,7 @@ setup: $(STAMP)
 	$(BIN)/symtune prepare-model
 
 demo: setup
-	$(BIN)/symtune run --preset quick --out runs/demo
+	$(BIN)/symtune run --preset quick --out runs/demo --force
 
 test: setup
 	$(BIN)/python -m pytest -q
