@@ -26,6 +26,28 @@ def test_dotted_overrides_reach_the_stage_configs(capsys):
     assert doc2["config"]["data"]["symbol_fraction"] == 0.75
 
 
+def test_eval_seed_keeps_the_evaluation_when_replicating_a_training_seed(capsys, tmp_path):
+    """--seed 1 --eval-seed 0: data and training change, the evaluation prompts (and the cached base) do not."""
+    from symtune.pipeline import stage_hashes
+    from symtune.run_config import resolve_run
+
+    cfg = dry_run(capsys, "--seed", "1", "--eval-seed", "0")["config"]
+    assert cfg["data"]["seed"] == cfg["train"]["seed"] == 1 and cfg["eval"]["seed"] == 0
+    h0, h1 = stage_hashes(resolve_run()), stage_hashes(resolve_run(overrides={"seed": 1, "eval_seed": 0}))
+    assert h1["eval_base"] == h0["eval_base"] and h1["train"] != h0["train"]
+    # unset: the run's seed, as before (so existing run folders keep their hashes)
+    assert stage_hashes(resolve_run(overrides={"seed": 1}))["eval_base"] != h0["eval_base"]
+    # a user's file is split by the seed: a different eval seed would leak tuning rows into the queries
+    f = tmp_path / "mine.csv"
+    f.write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)))
+    from symtune.errors import SymtuneError
+    from symtune.pipeline import validate_stages
+
+    with pytest.raises(SymtuneError, match="eval_seed 0 differs from seed 1"):
+        validate_stages(resolve_run(overrides={"seed": 1, "eval_seed": 0, "data": {"task_files": [str(f)]}}),
+                        tmp_path / "r")
+
+
 def test_yaml_layer_between_preset_and_command_line(tmp_path, capsys):
     y = tmp_path / "arm.yaml"
     y.write_text("preset: default\ntrain:\n  steps: 240\n  lr: 0.0001\neval:\n  limit: 20\n")

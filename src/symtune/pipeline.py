@@ -66,6 +66,9 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     if cfg.train.natural_loss == "kl" and cfg.data.symbol_fraction >= 1.0:
         raise SymtuneError("train.natural_loss kl trains the natural-label share; set data.symbol_fraction below 1 "
                            "(e.g. 0.75) or use natural_loss ce")
+    if cfg.eval_seed is not None and cfg.eval_seed != cfg.seed and (cfg.data.task_files or cfg.eval.task_file):
+        raise SymtuneError(f"eval_seed {cfg.eval_seed} differs from seed {cfg.seed}, but a user's data file is split "
+                           "into tuning and evaluation rows by the seed; leave eval_seed unset with task files")
     if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")

@@ -34,7 +34,7 @@ WIRED = {
              "chat_template": "chat_template"},
     "train": {"model": "model", "seed": "seed", "data": "(the data stage's rows)", "out": "--out",
               "resume": "(automatic)"},
-    "eval": {"model": "model", "seed": "seed", "adapter": "(the trained adapter)", "force": "--force",
+    "eval": {"model": "model", "seed": "seed (or eval_seed)", "adapter": "(the trained adapter)", "force": "--force",
              "chat_template": "chat_template"},
 }
 
@@ -44,6 +44,9 @@ class RunConfig:
     preset: str = opt("quick", "Preset the other fields start from.", choices=PRESETS, runtime=True)
     model: str = opt("smollm2-135m", "Model for every stage: bundled preset, local folder or Hugging Face Hub id.")
     seed: int = opt(0, "Seed for every stage (data, training, evaluation, and the split of a user's data file).")
+    eval_seed: int | None = opt(None, "Seed of the evaluation prompts (default: the run's seed). Set it to 0 when "
+                                      "replicating a run with another --seed, so both training seeds are scored on "
+                                      "the same queries and share the cached base evaluation.")
     control: str = opt("none", "Tune on symbols (none), or a control: natural-labels (continued instruction "
                                "tuning on the same prompts) or random-labels (exemplar labels inconsistent with inputs).",
                        choices=CONTROLS)
@@ -95,7 +98,8 @@ def wire(cfg: RunConfig) -> RunConfig:
         data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control],
                                  chat_template=cfg.chat_template),
         train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed),
-        eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed, chat_template=cfg.chat_template))
+        eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed if cfg.eval_seed is None else cfg.eval_seed,
+                                 chat_template=cfg.chat_template))
 
 
 def stage_configs(cfg: RunConfig, out) -> dict:
