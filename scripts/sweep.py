@@ -57,9 +57,13 @@ def add(arm: str, run: str, note: str = "") -> dict:
     if train.is_file():
         t = json.loads(train.read_text())
         entry["steps"] = t.get("steps_done")
-        secs = (t.get("timings") or {}).get("train_s")
-        if secs:  # this process's training time (a resumed run counts only its last part)
-            entry["train_minutes"] = round(float(secs) / 60, 1)
+        tm = t.get("timings") or {}
+        if t.get("resumed_from") and tm.get("s_per_step") and t.get("steps_done"):
+            # a resumed run timed only its last part: scale its per-step time (probes included) to all steps
+            entry["train_minutes"] = round(float(tm["s_per_step"]) * t["steps_done"] / 60, 1)
+            entry["train_minutes_estimated"] = True
+        elif tm.get("train_s"):
+            entry["train_minutes"] = round(float(tm["train_s"]) / 60, 1)
         if t.get("peak_rss_mb"):
             entry["peak_rss_gb"] = round(t["peak_rss_mb"] / 1024, 1)
     d = _load()
@@ -104,7 +108,7 @@ def table() -> str:
     for arm, e in _load().items():
         s = e["settings"]
         rows.append(f"| {arm} | {e.get('split')} | {_fmt(s.get('labels'))} | {_fmt(s.get('symbols'))} | "
-                    f"{_fmt(s.get('flipped'))} | {e.get('steps', '')} | {e.get('train_minutes', '')} | {e.get('note', '')} |")
+                    f"{_fmt(s.get('flipped'))} | {e.get('steps', '')} | {e.get('train_minutes', '')}{' (est.)' if e.get('train_minutes_estimated') else ''} | {e.get('note', '')} |")
     return "\n".join(rows)
 
 
