@@ -112,6 +112,30 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def _pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points no other point beats on both axes (higher natural Δ and higher symbol Δ), by natural Δ."""
+    return sorted(p for p in points if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points))
+
+
+def _place_labels(fig, ax, items: list[tuple[str, float, float]]) -> None:
+    """Annotate each point at the first of a few offsets whose text box overlaps no earlier label."""
+    fig.canvas.draw()  # fix the axes limits and layout first, so text boxes are measured where they will be
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for name, x, y in items:
+        for dx, dy in ((6, 4), (6, -12), (-6, 4), (-6, -12), (6, 14), (6, -22)):
+            t = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=9,
+                            ha="left" if dx > 0 else "right")
+            box = t.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed):
+                break
+            t.remove()
+        else:
+            t = ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
+            box = t.get_window_extent(renderer)
+        placed.append(box)
+
+
 def plot(split: str = "dev") -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -125,7 +149,9 @@ def plot(split: str = "dev") -> Path:
         xerr = [[lab["delta"] - lab["ci"][0]], [lab["ci"][1] - lab["delta"]]] if lab.get("ci") else None
         yerr = [[sym["delta"] - sym["ci"][0]], [sym["ci"][1] - sym["delta"]]] if sym.get("ci") else None
         ax.errorbar([lab["delta"]], [sym["delta"]], xerr=xerr, yerr=yerr, fmt="o", capsize=3, alpha=0.85)
-        ax.annotate(arm, (lab["delta"], sym["delta"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    front = _pareto_front([(lab["delta"], sym["delta"]) for _, lab, sym in pts])
+    if len(front) > 1:
+        ax.plot(*zip(*front), color="#444", ls=":", lw=1.2, label="Pareto front (point estimates)")
     ax.axhline(0, color="#888", lw=0.8)
     ax.axvline(0, color="#888", lw=0.8)
     ax.axhline(10, color="#2ca02c", ls="--", lw=1, label="target: symbols Δ ≥ +10")
@@ -135,6 +161,7 @@ def plot(split: str = "dev") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle(f"Recipe search on the {split} evaluation: symbol gain against natural-label change (95% CI)")
+    _place_labels(fig, ax, [(arm, lab["delta"], sym["delta"]) for arm, lab, sym in pts])
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(PLOT, dpi=110, metadata={"Software": None})
     return PLOT
