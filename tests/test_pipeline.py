@@ -114,7 +114,12 @@ def test_killed_runs_resume_to_the_same_results(finished_run, tiny_model_dir, tm
 def test_presets_resolve():
     for name in ("quick", "default", "paper"):
         cfg = from_dict(RunConfig, preset_values(name))
-        assert cfg.preset == name and cfg.eval.suite == "all"
+        assert cfg.preset == name and cfg.eval.suite == ("icl" if name == "quick" else "all")
+    # quick (make demo) and default share the tuning recipe the search chose: half natural-label prompts (CE)
+    quick, default = (from_dict(RunConfig, preset_values(n)) for n in ("quick", "default"))
+    assert quick.data.symbol_fraction == default.data.symbol_fraction == 0.5
+    assert quick.train.natural_loss == default.train.natural_loss == "ce" and quick.train.lr == default.train.lr
+    assert quick.eval.settings == default.eval.settings and len(quick.eval.settings) == 4
     paper = from_dict(RunConfig, preset_values("paper"))
     assert paper.data.task_config == paper.eval.task_config == "paper"
     assert paper.eval.k == 4 and paper.eval.limit == 100 and paper.data.max_exemplars == 10
