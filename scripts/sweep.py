@@ -2,6 +2,7 @@
 
     python scripts/sweep.py add families_mixed runs/families_mixed --note "int+letters+words, <=4 tokens"
     python scripts/sweep.py plot          # docs/images/pareto_dev.png from docs/results/sweep.json
+    python scripts/sweep.py plot --split test   # docs/images/pareto_test.png: finalists and controls
     python scripts/sweep.py table         # the Markdown sweep table for docs/RESULTS.md
 
 `add` reads RUN/eval_base and RUN/eval_tuned (samples files, no model) through the report's own
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "docs" / "results" / "sweep.json"
-PLOT = ROOT / "docs" / "images" / "pareto_dev.png"
+IMAGES = ROOT / "docs" / "images"  # the plot goes to IMAGES/pareto_<split>.png
 SETTINGS = [("icl", "instr+labels"), ("icl", "labels"), ("icl", "instr+symbols"), ("icl", "symbols"),
             ("flipped", "flipped")]
 
@@ -142,6 +143,8 @@ def plot(split: str = "dev") -> Path:
 
     pts = [(arm, e["settings"]["labels"], e["settings"]["symbols"]) for arm, e in _load().items()
            if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]]
+    if not pts:
+        sys.exit(f"{SWEEP}: no arm on the {split} split with labels and symbols; add one with `sweep.py add`")
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -162,9 +165,10 @@ def plot(split: str = "dev") -> Path:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle(f"Recipe search on the {split} evaluation: symbol gain against natural-label change (95% CI)")
     _place_labels(fig, ax, [(arm, lab["delta"], sym["delta"]) for arm, lab, sym in pts])
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, dpi=110, metadata={"Software": None})
-    return PLOT
+    out = IMAGES / f"pareto_{split}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, metadata={"Software": None})
+    return out
 
 
 def main() -> None:

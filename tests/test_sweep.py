@@ -15,7 +15,7 @@ def sweep(tmp_path, monkeypatch):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     monkeypatch.setattr(mod, "SWEEP", tmp_path / "sweep.json")
-    monkeypatch.setattr(mod, "PLOT", tmp_path / "pareto.png")
+    monkeypatch.setattr(mod, "IMAGES", tmp_path)
     return mod
 
 
@@ -38,4 +38,7 @@ def test_table_and_plot_from_the_json(sweep):
     assert any(r.startswith("| b ") and "22.6 (est.)" in r and "-4.3 [-9.3, +0.7]" in r for r in rows), rows
     assert any(r.startswith("| a ") and "| 37.0 |" in r for r in rows), rows
     out = sweep.plot()
-    assert out == sweep.PLOT and out.stat().st_size > 10_000
+    assert out == sweep.IMAGES / "pareto_dev.png" and out.stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="no arm on the test split"):  # one file per split, none empty
+        sweep.plot("test")
+    assert not (sweep.IMAGES / "pareto_test.png").exists()
