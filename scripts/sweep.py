@@ -4,6 +4,7 @@
     python scripts/sweep.py plot          # docs/images/pareto_dev.png from docs/results/sweep.json
     python scripts/sweep.py plot --split test   # docs/images/pareto_test.png: finalists and controls
     python scripts/sweep.py table         # the Markdown sweep table for docs/RESULTS.md
+    python scripts/sweep.py vs runs/st runs/st_control   # tuned A - tuned B on the same queries (a control)
 
 `add` reads RUN/eval_base and RUN/eval_tuned (samples files, no model) through the report's own
 comparison (paired cluster-bootstrap intervals, src/symtune/report/analysis.py) and records, per ICL
@@ -72,6 +73,30 @@ def add(arm: str, run: str, note: str = "") -> dict:
     _save(d)
     _copy_small_files(Path(run), SWEEP.parent / _slug(arm))
     return entry
+
+
+VS_SETTINGS = SETTINGS + [("algorithmic", "list_functions"), ("algorithmic", "simp_turing_concept")]
+
+
+def vs(run_a: str, run_b: str) -> dict:
+    """Tuned A against tuned B, per setting, with the same paired cluster-bootstrap interval the report
+    uses for tuned - base: does the symbol-tuned run beat its control on the same queries? Both runs must
+    have scored the same prompts (same evaluation config and eval seed), else the interval is unpaired."""
+    from symtune.report.analysis import compare
+    from symtune.report.load import Run, load_run
+
+    a, b = load_run(run_a), load_run(run_b)
+    if a.tuned is None or b.tuned is None:
+        sys.exit(f"{run_a if a.tuned is None else run_b}: needs eval_tuned")
+    pair = Run(path=Path(run_a), label=f"{a.label} - {b.label}", base=b.tuned, tuned=a.tuned)
+    out = {}
+    for suite, setting in VS_SETTINGS:
+        c = compare(pair, suite, setting)
+        if c.delta is None:
+            continue
+        out[setting] = {"a": round(100 * c.tuned, 2), "b": round(100 * c.base, 2), "delta": round(100 * c.delta, 2),
+                        "ci": [round(100 * x, 2) for x in c.ci] if c.ci else None, "method": c.method}
+    return out
 
 
 def _slug(arm: str) -> str:
@@ -179,11 +204,17 @@ def main() -> None:
     a.add_argument("run")
     a.add_argument("--note", default="")
     sub.add_parser("table")
+    v = sub.add_parser("vs")
+    v.add_argument("run_a")
+    v.add_argument("run_b")
     pl = sub.add_parser("plot")
     pl.add_argument("--split", default="dev")
     args = p.parse_args()
     if args.cmd == "add":
         print(json.dumps(add(args.arm, args.run, args.note), indent=1))
+    elif args.cmd == "vs":
+        for setting, e in vs(args.run_a, args.run_b).items():
+            print(f"{setting:20s} A {e['a']:5.1f}  B {e['b']:5.1f}  A-B {_fmt(e)}  ({e['method']})")
     elif args.cmd == "table":
         print(table())
     else:

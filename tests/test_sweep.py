@@ -42,3 +42,22 @@ def test_table_and_plot_from_the_json(sweep):
     with pytest.raises(SystemExit, match="no arm on the test split"):  # one file per split, none empty
         sweep.plot("test")
     assert not (sweep.IMAGES / "pareto_test.png").exists()
+
+
+def test_vs_compares_two_tuned_runs_on_the_same_queries(sweep, report_runs):
+    st, control, partial = report_runs
+    same = sweep.vs(str(st), str(st))  # a run against itself: zero difference, paired query by query
+    assert {"instr+labels", "labels", "instr+symbols", "symbols", "flipped"} <= set(same)
+    for e in same.values():
+        assert e["delta"] == 0 and e["a"] == e["b"]
+    assert same["symbols"]["method"] == "clustered" and same["symbols"]["ci"][0] <= 0 <= same["symbols"]["ci"][1]
+    mean = lambda run, s: 100 * sum(m["acc"] for m in json.loads((run / "eval_tuned" / "results.json")
+                                                                .read_text())["results"]["icl"][s].values())
+    d = sweep.vs(str(st), str(control))  # the control has no samples files: an unpaired interval
+    for s in ("labels", "symbols"):
+        n = len(json.loads((st / "eval_tuned" / "results.json").read_text())["results"]["icl"][s])
+        assert d[s]["a"] == pytest.approx(mean(st, s) / n, abs=0.01)
+        assert d[s]["b"] == pytest.approx(mean(control, s) / n, abs=0.01)
+        assert d[s]["method"] != "clustered"
+    with pytest.raises(SystemExit, match="needs eval_tuned"):
+        sweep.vs(str(st), str(partial))
