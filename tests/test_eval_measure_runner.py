@@ -72,7 +72,7 @@ def test_cli_split_option_and_bad_values(tiny_model_dir, tmp_path, capsys):
 @pytest.mark.integration
 def test_dev_split_on_the_bundled_model(bundled_model_dir, tmp_path):
     cfg = EvalConfig(model=bundled_model_dir, suite="flipped", split="dev", tasks=["snips_weather_music"],
-                     dev_limit=2, permutation_control=True, extra_suites=["flip_curve"], dtype="bfloat16",
+                     dev_limit=2, permutation_control=True, extra_suites=["flip_curve"], dtype="auto",
                      threads=1, progress=False)
     doc = run_eval(cfg, tmp_path / "b", log=lambda s: None)
     assert doc["n_prompts"] == 2 + 5 * 2  # flipped + five flip proportions per query

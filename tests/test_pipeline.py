@@ -189,4 +189,4 @@ def test_result_fields_change_their_stage_and_later_ones(tiny_model_dir):
     assert [s for s in STAGES if limit[s] != ref[s]] == ["eval_base", "eval_tuned", "report"]
     seed = stage_hashes(tiny_cfg(tiny_model_dir, seed=2))
     assert all(seed[s] != ref[s] for s in STAGES)
-    assert from_dict(RunConfig, preset_values("default")).eval.processes == 2
+    assert from_dict(RunConfig, preset_values("default")).eval.processes is None  # auto: hardware.default_processes

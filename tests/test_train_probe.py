@@ -93,7 +93,7 @@ def test_bundled_model_probe(bundled_model_dir, tmp_path):
     build_dataset(DataConfig(model=bundled_model_dir, tasks=["multiemo_pn"], n_prompts=2, min_exemplars=1,
                              max_exemplars=1, max_length=160, seed=1), data, progress=False)
     meta = run_training(_cfg(bundled_model_dir, str(data), tmp_path / "p", steps=1, probe_every=2, max_length=160,
-                             dtype="bfloat16", threads=2, probe_rows=4, probe_canary="snips_weather_music",
+                             dtype="auto", threads=2, probe_rows=4, probe_canary="snips_weather_music",
                              probe_canary_queries=6), quiet=True)
     assert [r["step"] for r in meta["probe"]] == [0]  # step 0 only: 1 step, probe_every 2
     first = meta["probe"][0]

@@ -31,6 +31,7 @@ VERBS = {
     "push": "push",
     "run": "run",
     "report": "report",
+    "hardware": "hardware",
 }
 
 

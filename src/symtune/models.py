@@ -138,23 +138,29 @@ def load_tokenizer(model: str, trust_remote_code: bool = False):
     return tok
 
 
-DTYPES = ("float32", "bfloat16", "float16")
-
-
 def torch_dtype(name: str):
+    """torch dtype of a concrete dtype name (resolve 'auto' with symtune.hardware first)."""
     import torch
 
-    if name not in DTYPES:
-        raise SymtuneError(f"unknown dtype '{name}'; choose one of {', '.join(DTYPES)}")
+    from symtune.hardware import DTYPES
+
+    if name not in DTYPES or name == "auto":
+        raise SymtuneError(f"unknown dtype '{name}'; choose one of {', '.join(d for d in DTYPES if d != 'auto')}")
     return getattr(torch, name)
 
 
 def load_model(model: str, dtype: str = "float32", adapter: str | None = None, trust_remote_code: bool = False,
-               merge_adapter: bool = True, adapter_scale: float = 1.0):
-    """A causal LM in eval mode; a PEFT adapter (folder) is applied and, by default, merged, with its
-    update scaled by `adapter_scale` (0 = the base model, 1 = the adapter as trained)."""
+               merge_adapter: bool = True, adapter_scale: float = 1.0, device: str = "cpu"):
+    """A causal LM in eval mode on `device`; a PEFT adapter (folder) is applied and, by default, merged, with
+    its update scaled by `adapter_scale` (0 = the base model, 1 = the adapter as trained). dtype and device
+    may be 'auto' (symtune.hardware)."""
     from transformers import AutoModelForCausalLM
 
+    if dtype == "auto" or device == "auto":
+        from symtune.hardware import resolve
+
+        hw = resolve(device, dtype, "eval")
+        dtype, device = hw.dtype, hw.device
     path = resolve_model(model)
     try:
         m = AutoModelForCausalLM.from_pretrained(
@@ -164,6 +170,8 @@ def load_model(model: str, dtype: str = "float32", adapter: str | None = None, t
                            "check the name, or set HF_HUB_OFFLINE=0 to download it") from None
     if adapter:
         m = apply_adapter(m, adapter, merge=merge_adapter, scale=adapter_scale)
+    if device != "cpu":
+        m = m.to(device)
     m.eval()
     return m
 

@@ -41,9 +41,20 @@ def _log(msg: str) -> None:
 
 
 # -- what each stage depends on -----------------------------------------------------------------
+def resolved_stages(cfg: RunConfig, out: str | Path = "OUT") -> tuple[dict, dict]:
+    """(stage configs with device and dtype resolved for this machine, {stage: Hardware})."""
+    from symtune.hardware import resolve_config
+
+    s, hw = dict(stage_configs(cfg, out)), {}
+    for name, purpose in (("train", "train"), ("eval_base", "eval"), ("eval_tuned", "eval")):
+        s[name], hw[name] = resolve_config(s[name], purpose)
+    return s, hw
+
+
 def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
-    """Hash per stage: its config's result-relevant fields (paths inside OUT replaced by upstream hashes)."""
-    s = stage_configs(cfg, out)
+    """Hash per stage: its config's result-relevant fields (paths inside OUT replaced by upstream hashes),
+    with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage."""
+    s = resolved_stages(cfg, out)[0]
     train = {k: v for k, v in hashed(s["train"]).items() if k not in ("data", "out")}
     evals = {k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}
     evals_tuned = {**evals, "adapter_scale": s["eval_tuned"].adapter_scale}  # the base has no adapter to scale
@@ -73,6 +84,7 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")
     check_config(s["data"])
+    resolved_stages(cfg, out)  # a device that is not there: one line before any work
     check_train(s["train"])
     for name in ("eval_base",):
         check_inputs(s[name])
@@ -179,8 +191,17 @@ def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_afte
     hashes = stage_hashes(cfg, out)
     stage_cfgs = stage_configs(cfg, out)
     run_json = out / "run.json"
+    hw = resolved_stages(cfg, out)[1]
+    hardware = {k: v.as_dict() for k, v in hw.items()}
+    _log(f"symtune run: training on {hw['train'].device} in {hw['train'].dtype}, evaluating on {hw['eval_base'].device} "
+         f"in {hw['eval_base'].dtype} ({hw['eval_base'].reason})")
+    for stage in ("train", "eval_base"):
+        if hw[stage].emulated:
+            from symtune.hardware import emulated_warning
+
+            _log("symtune run: " + emulated_warning(hw[stage], f"--{stage.split('_')[0]}.dtype"))
     state = {"config": dataclasses.asdict(cfg), "hashed_config": hashed(cfg), "provenance": provenance(),
-             "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running"}
+             "hardware": hardware, "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running"}
     if run_json.is_file():
         try:
             state["timings"] = json.loads(run_json.read_text(encoding="utf-8")).get("timings", {})

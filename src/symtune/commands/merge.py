@@ -4,12 +4,14 @@ HELP = "Merge a LoRA adapter (from `symtune train --method lora`) into a standal
 
 
 def add_arguments(p):
+    from symtune.hardware import DTYPES
+
     p.add_argument("adapter", help="adapter folder (holds adapter_config.json)")
     p.add_argument("--out", required=True, help="output folder for the merged model (must not exist or be empty)")
     p.add_argument("--model", default=None,
                    help="base model (default: base_model_name_or_path from adapter_config.json)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                   help="dtype of the merged weights (default: float32)")
+    p.add_argument("--dtype", default="float32", choices=[d for d in DTYPES if d != "auto"],
+                   help="dtype of the merged weights (default: float32; a stored dtype, so no auto)")
 
 
 def run(args) -> int:

@@ -8,7 +8,8 @@ model's evaluation is cached and reused by later runs with the same evaluation s
 Settings come from a preset, then --config YAML (nested: data:, train:, eval:), then the command
 line, where every stage field has a dotted name (--train.lr, --eval.limit, --data.symbol_fraction).
 
-  symtune run --preset quick --out runs/demo          # what `make demo` runs (<= 30 min on 2 CPU cores)
+  symtune run --preset quick --out runs/demo          # what `make demo` runs with native bf16 (<= 30 min, 2 cores)
+  symtune run --preset quick-fp32 --out runs/demo     # what it runs on a CPU without native bf16 (symtune hardware)
   symtune run --preset default --out runs/default     # the recommended CPU study
   symtune run --preset quick --train.lr 1e-4 --eval.limit 50 --data.symbol_fraction 0.75 --out runs/x
   symtune run --preset quick --control natural-labels --out runs/demo-control
@@ -67,8 +68,11 @@ def run(args) -> int:
     check_output(args.out, kind="folder", option="--out")
     cfg = resolve(args)
     if args.dry_run:
-        print(json.dumps({"config": dataclasses.asdict(cfg), "stage_hashes": stage_hashes(cfg, Path(args.out))},
-                         indent=2))
+        from symtune.pipeline import resolved_stages
+
+        hardware = {k: v.as_dict() for k, v in resolved_stages(cfg, Path(args.out))[1].items()}
+        print(json.dumps({"config": dataclasses.asdict(cfg), "hardware": hardware,
+                          "stage_hashes": stage_hashes(cfg, Path(args.out))}, indent=2))
         return 0
     state = run_pipeline(cfg, args.out, force=args.force, stop_after=args.stop_after)
     total = sum(v or 0 for v in state["timings"].values())

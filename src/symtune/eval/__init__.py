@@ -20,13 +20,18 @@ def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
     """The `eval` stage: in this process, or as cfg.processes local processes under `accelerate launch`.
 
     Returns the results dict (None on non-main ranks)."""
+    import dataclasses
+
     from symtune import runtime
     from symtune.errors import SymtuneError
     from symtune.eval.runner import check_inputs, run_eval
 
-    if cfg.processes < 1:
+    from symtune.hardware import default_processes, resolve
+
+    if cfg.processes is not None and cfg.processes < 1:
         raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
-    if cfg.processes > 1 and not runtime.in_child():
+    processes = cfg.processes or (1 if runtime.in_child() else default_processes(resolve(cfg.device, cfg.dtype)))
+    if processes > 1 and not runtime.in_child():
         import json
         from pathlib import Path
 
@@ -37,9 +42,9 @@ def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
             from symtune.eval.suites import resolve_tasks
 
             resolve_tasks(cfg)  # unknown task names, unreadable task files
-        threads = cfg.threads or default_threads(cfg.processes)
-        runtime.launch("eval", cfg, processes=cfg.processes, verb_args=["--out", str(out)],
-                       env_extra={"OMP_NUM_THREADS": str(threads)})
+        threads = cfg.threads or default_threads(processes)
+        runtime.launch("eval", dataclasses.replace(cfg, processes=processes), processes=processes,
+                       verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
         return json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
     return run_eval(cfg, out, log=log)
 

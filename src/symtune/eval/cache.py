@@ -4,7 +4,8 @@
     symtune run --preset default --train.lr 1e-4 --out runs/b  # reuses it (copied into runs/b/eval_base)
 
 An entry's address is the hash of: every result-relevant evaluation setting except the model path
-(`config.hashed`), the model's identity (a hash of its weight and config files for a local or
+(`config.hashed`, with device and dtype resolved: an `auto` run on a CPU with native bf16 and one on a
+CPU without it never share an entry), the model's identity (a hash of its weight and config files for a local or
 bundled model; Hub id + commit for a Hub model found in the local Hub cache), BUILDER_VERSION, and
 a digest of every prompt and option the settings produce (so a change in prompt building or task data
 never reuses a stale entry, even if BUILDER_VERSION was not bumped). An evaluation with an adapter is
@@ -82,8 +83,11 @@ def cache_key(cfg: EvalConfig) -> str | None:
     from symtune.config import hashed
     from symtune.provenance import stable_hash
 
+    from symtune.hardware import resolve_config
+
     if cfg.adapter:
         return None
+    cfg = resolve_config(cfg, "eval")[0]  # the dtype and device that will run, never `auto`
     identity = model_identity(cfg.model)
     if identity is None:
         return None

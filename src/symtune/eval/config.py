@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symtune.config import opt, runtime_fields
-from symtune.models import DTYPES
+from symtune.hardware import DEVICES, DTYPES
 
 SUITES = ("icl", "flipped", "algorithmic", "all", "flip_curve", "k_curve")
 EXTRA_SUITES = ("flip_curve", "k_curve")  # opt-in suites (cost extra prompts); never part of "all"
@@ -52,12 +52,20 @@ class EvalConfig:
     lf_subtasks: list[str] = opt([], "List Functions subtasks (c001-c250); empty = the 20 built-in picks (4 per "
                                  "category; not the paper's unpublished selection).")
     algorithmic_instruction: bool = opt(False, "Prepend BIG-bench's List Functions task prefix to its prompts.")
-    dtype: str = opt("float32", "Model dtype (bfloat16 is faster on CPUs with AMX/AVX512-BF16).", choices=DTYPES)
+    dtype: str = opt("auto", "Model dtype. auto: bfloat16 where the device computes it natively (CUDA GPU with "
+                     "bf16; CPU with AVX512-BF16 or AMX), float16 on a CUDA GPU without bf16, else float32 "
+                     "(symtune/hardware.py). The resolved dtype is what is hashed, cached and recorded.",
+                     choices=DTYPES)
+    device: str = opt("auto", "Device the model and its batches run on: auto (cuda, then mps, then cpu) or one "
+                      "of them. With --processes N on a machine with N GPUs, one process per GPU.",
+                      choices=DEVICES)
     batch_size: int = opt(8, "Prompts per forward pass (results do not depend on it beyond float rounding).", runtime=True)
-    threads: int | None = opt(None, "Torch CPU threads (default: available cores / processes).", runtime=True)
-    processes: int = opt(1, "Data-parallel processes on this machine (relaunches under `accelerate launch`; "
-                         "each gets cores/N threads). On a 2-core CPU, 2 processes of 1 thread score ~1.2x "
-                         "faster than 1 process of 2 threads. Results do not depend on it.", runtime=True)
+    threads: int | None = opt(None, "Torch CPU threads per process (default: available cores / processes; CPU "
+                              "only).", runtime=True)
+    processes: int | None = opt(None, "Data-parallel processes on this machine (relaunches under `accelerate "
+                                "launch`). Default: one per GPU on CUDA; on a CPU the layout measured fastest for "
+                                "the resolved dtype (symtune/hardware.py, docs/EVALUATION.md), each process "
+                                "getting cores/N threads. Results do not depend on it.", runtime=True)
     chunk_size: int = opt(256, "Prompts per process per resume checkpoint (samples are appended after each "
                           "chunk). Larger chunks batch similar lengths together (less padding).", runtime=True)
     force: bool = opt(False, "Overwrite samples in --out that were written with a different configuration.", runtime=True)

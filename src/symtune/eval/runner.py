@@ -31,17 +31,19 @@ RESULTS_FILE = "results.json"
 
 
 class Dist:
-    """Rank/world size and collectives; a no-op outside `accelerate launch`."""
+    """Rank/world size, this process's device and collectives; a no-op outside `accelerate launch`."""
 
-    def __init__(self):
+    def __init__(self, device: str = "cpu"):
         self.state = None
         self.rank, self.world = 0, 1
+        self.device = device
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            import torch
             from accelerate import PartialState
 
-            self.state = PartialState(cpu=not torch.cuda.is_available())  # CPU-only: gloo
+            self.state = PartialState(cpu=device != "cuda")  # CPU: gloo; CUDA: nccl, one GPU per process
             self.rank, self.world = self.state.process_index, self.state.num_processes
+            if device == "cuda":
+                self.device = str(self.state.device)  # cuda:<local rank>
 
     @property
     def main(self) -> bool:
@@ -60,10 +62,13 @@ class Dist:
 
 
 def config_hash(cfg: EvalConfig) -> str:
+    """Hash of the result-relevant options with device and dtype resolved (so `auto` on two machine classes
+    that resolve differently never gives the same hash)."""
     from symtune.config import hashed
+    from symtune.hardware import resolve_config
     from symtune.provenance import stable_hash
 
-    return stable_hash(hashed(cfg))
+    return stable_hash(hashed(resolve_config(cfg, "eval")[0]))
 
 
 def check_inputs(cfg: EvalConfig) -> str:
@@ -217,13 +222,18 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     from symtune.paths import check_not_input, check_output
     from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
 
+    from symtune.hardware import announce, resolve_config
+
     t0 = time.perf_counter()
     out = check_output(out_dir, kind="folder", option="--out")
     check_not_input(out, [cfg.adapter, cfg.model if Path(cfg.model).is_dir() else None])
     if cfg.threads is not None and cfg.threads < 0:  # before torch sees it
         raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
-    dist = Dist()
-    threads = set_threads(cfg.threads, dist.world)
+    cfg, hw = resolve_config(cfg, "eval")
+    dist = Dist(hw.device)
+    if dist.main:
+        announce(hw, "eval")
+    threads = set_threads(cfg.threads, dist.world) if hw.device == "cpu" else None  # CPU thread pools only
     items, notes, tok, encoder, max_len, model_path = prepare(cfg)
     keys = [(it.suite, it.task, it.setting, it.doc_id) for it in items]
     if len(set(keys)) != len(keys):  # pragma: no cover - a builder bug
@@ -231,7 +241,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own bar shows progress; keep stderr for errors
-    model = load_model(model_path, cfg.dtype, cfg.adapter, adapter_scale=cfg.adapter_scale)
+    model = load_model(model_path, cfg.dtype, cfg.adapter, adapter_scale=cfg.adapter_scale, device=dist.device)
     scorer = Scorer(model, tok, batch_size=cfg.batch_size, max_length=max_len)
     chash = config_hash(cfg)
     if dist.main:
@@ -321,6 +331,8 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
         "adapter": cfg.adapter,
         "adapter_scale": cfg.adapter_scale,
         "dtype": cfg.dtype,
+        "device": hw.device,
+        "hardware": hw.as_dict(),
         "batch_size": cfg.batch_size,
         "threads": threads,
         "world_size": dist.world,

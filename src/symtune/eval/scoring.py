@@ -78,6 +78,11 @@ class Scorer:
         if method not in ("packed", "kv", "full"):
             raise SymtuneError(f"unknown scoring method '{method}'; choose packed, kv, full or auto")
         self.method = method
+        # batches are built on the CPU and moved once per forward; log-prob sums come back to the CPU
+        import torch
+
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        self.device = first.device if first is not None else torch.device("cpu")
         self._newline_ids = None
         self._stop_ids = None
         import inspect
@@ -147,8 +152,18 @@ class Scorer:
 
     def _forward(self, input_ids, attention_mask, position_ids, cache=None, logits_to_keep=0):
         kw = {self._cache_kw: cache} if cache is not None else {}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          use_cache=cache is not None, logits_to_keep=logits_to_keep, **kw)
+        d = self.device
+        return self.model(input_ids=input_ids.to(d), attention_mask=attention_mask.to(d),
+                          position_ids=position_ids.to(d), use_cache=cache is not None,
+                          logits_to_keep=logits_to_keep, **kw)
+
+    def _option_logprob(self, logp_rows, cont) -> float:
+        """Summed log-prob of `cont` (token ids) read off `logp_rows` (one row per option token), in float64
+        on the CPU (MPS has no float64)."""
+        import torch
+
+        target = torch.tensor(cont, device=logp_rows.device).unsqueeze(-1)
+        return float(logp_rows.gather(-1, target).squeeze(-1).cpu().double().sum())
 
     def _prefix(self, batch):
         """Right-padded forward over ctx[:-1] of every prompt; returns (cache, lengths, width)."""
@@ -212,9 +227,8 @@ class Scorer:
             sc = Scored([], [], [c for c in conts], None, len(ctx))
             off = 1
             for cont in conts:
-                cols = torch.tensor([0] + list(range(off, off + len(cont) - 1)))
-                lp = logp[b, cols].gather(-1, torch.tensor(cont).unsqueeze(-1)).squeeze(-1)
-                sc.logprobs.append(float(lp.double().sum()))
+                cols = torch.tensor([0] + list(range(off, off + len(cont) - 1)), device=logp.device)
+                sc.logprobs.append(self._option_logprob(logp[b, cols], cont))
                 sc.n_tokens.append(len(cont))
                 off += len(cont) - 1
             results.append(sc)
@@ -227,7 +241,7 @@ class Scorer:
 
         if cache.get_seq_length() == 0:
             return DynamicCache()
-        index = torch.tensor(rows, dtype=torch.long)
+        index = torch.tensor(rows, dtype=torch.long, device=cache.layers[0].keys.device)
         data = [(layer.keys.index_select(0, index), layer.values.index_select(0, index)) for layer in cache.layers]
         return DynamicCache(ddp_cache_data=data)
 
@@ -256,10 +270,9 @@ class Scorer:
                 logp = torch.log_softmax(self._logits(out.logits), dim=-1)
                 del sub, out
                 for r, (b, j) in enumerate(chunk):
-                    target = torch.tensor(batch[b][1][j])
-                    lp = logp[r, :len(target)].gather(-1, target.unsqueeze(-1)).squeeze(-1)
-                    results[b].logprobs.append(float(lp.double().sum()))
-                    results[b].n_tokens.append(len(target))
+                    cont = batch[b][1][j]
+                    results[b].logprobs.append(self._option_logprob(logp[r, :len(cont)], cont))
+                    results[b].n_tokens.append(len(cont))
         if generate:
             gens = self._greedy(cache, lens, width, [ctx[-1] for ctx, _ in batch], caps)
             for r, g in zip(results, gens):
@@ -285,21 +298,25 @@ class Scorer:
 
         newline, stops = self._stop_sets()
         n = len(lens)
+        d = self.device
         mask = torch.zeros((n, width), dtype=torch.long)
         for b in range(n):
             mask[b, :lens[b]] = 1
-        cur = torch.tensor(last_tokens, dtype=torch.long).unsqueeze(1)
-        pos = torch.tensor(lens, dtype=torch.long).unsqueeze(1)
+        mask = mask.to(d)
+        cur = torch.tensor(last_tokens, dtype=torch.long, device=d).unsqueeze(1)
+        pos = torch.tensor(lens, dtype=torch.long, device=d).unsqueeze(1)
+        one = torch.ones((n, 1), dtype=torch.long, device=d)
         generated: list[list[int]] = [[] for _ in range(n)]
         done = [c <= 0 for c in caps]
         for _ in range(max(caps)):
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
+            mask = torch.cat([mask, one], dim=1)
             out = self._forward(cur, mask, pos, cache=cache)
             nxt = self._logits(out.logits[:, -1, :]).argmax(dim=-1)
+            picked = nxt.tolist()  # one device sync per generated position
             for b in range(n):
                 if done[b]:
                     continue
-                t = int(nxt[b])
+                t = picked[b]
                 if t in stops:
                     done[b] = True
                     continue
@@ -333,11 +350,10 @@ class Scorer:
                 out = self._forward(ids, mask, pos, logits_to_keep=m - first)
                 logp = torch.log_softmax(self._logits(out.logits), dim=-1)
                 for r, (b, j) in enumerate(chunk):
-                    target = torch.tensor(batch[b][1][j])
+                    cont = batch[b][1][j]
                     start = len(batch[b][0]) - 1 - first
-                    lp = logp[r, start:start + len(target)].gather(-1, target.unsqueeze(-1)).squeeze(-1)
-                    results[b].logprobs.append(float(lp.double().sum()))
-                    results[b].n_tokens.append(len(target))
+                    results[b].logprobs.append(self._option_logprob(logp[r, start:start + len(cont)], cont))
+                    results[b].n_tokens.append(len(cont))
         if generate:
             for b, (ctx, _) in enumerate(batch):  # unbatched, no cache tricks: exact for any model
                 results[b].generation = self._greedy_plain(ctx, caps[b])
@@ -347,7 +363,7 @@ class Scorer:
         import torch
 
         newline, stops = self._stop_sets()
-        ids = torch.tensor([ctx])
+        ids = torch.tensor([ctx], device=self.device)
         out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                   do_sample=False, pad_token_id=self.pad_id, eos_token_id=sorted(stops) or None)
         gen = []

@@ -318,6 +318,16 @@ def _provenance_section(runs: list[Run]) -> list:
                 vals.append(", ".join(bits) or DASH)
         if any(v != DASH for v in vals):
             rows.append([name] + vals)
+
+    def hw(doc) -> str:  # what ran, and why that dtype (symtune/hardware.py)
+        h = doc.get("hardware") if isinstance(doc, dict) else None
+        return f"{h['device']}, {h['dtype']} ({h['reason']})" if isinstance(h, dict) and "reason" in h else DASH
+
+    for name, get in (("training device, dtype", lambda r: r.train_meta),
+                      ("evaluation device, dtype", lambda r: (r.tuned or r.base).doc if (r.tuned or r.base) else None)):
+        vals = [hw(get(r)) for r in runs]
+        if any(v != DASH for v in vals):
+            rows.append([name] + vals)
     seeds = []
     for r, m, c in zip(runs, metas, run_cfgs):
         s = m.get("seeds", m.get("seed", c.get("seed")))

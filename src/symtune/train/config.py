@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symtune.config import opt, runtime_fields
+from symtune.hardware import DEVICES, DTYPES
 
 METHODS = ("lora", "full")
 LOSSES = ("label", "dense")
 NATURAL_LOSSES = ("ce", "kl")
-DTYPES = ("float32", "bfloat16")
 SCHEDULES = ("constant", "cosine", "linear")
 OVERLONG = ("drop", "error")
 
@@ -42,13 +42,20 @@ class TrainConfig:
     eval_data: str | None = opt(None, "Evaluation rows (JSONL); default: hold out eval_rows training rows.")
     eval_rows: int = opt(16, "Rows held out of the training file for evaluation when eval_data is unset.")
     seed: int = opt(0, "Seed for the data order, LoRA initialisation and dropout.")
-    dtype: str = opt("float32", "Weights dtype; bfloat16 keeps LoRA weights in float32.", DTYPES)
+    dtype: str = opt("auto", "Weights dtype (LoRA weights stay float32). auto: bfloat16 where the device computes "
+                     "it natively (CUDA GPU with bf16; CPU with AVX512-BF16 or AMX), else float32 "
+                     "(symtune/hardware.py). float16 is refused (it needs loss scaling).", DTYPES)
+    device: str = opt("auto", "Device to train on: auto (cuda, then mps, then cpu) or one of them; under an "
+                      "accelerate config each process takes its own GPU.", DEVICES)
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA alpha (scale = alpha / r).")
     lora_dropout: float = opt(0.05, "Dropout on the LoRA input.")
     target_modules: list[str] = opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                                     "Module names LoRA is applied to.")
-    gradient_checkpointing: bool = opt(False, "Recompute activations in backward (less memory, ~30% slower).", runtime=True)
+    gradient_checkpointing: bool | None = opt(None, "Recompute activations in backward (less memory, ~30% slower "
+                                              "per step). Default (unset): on only when the estimated "
+                                              "activation memory of a micro-batch would not fit in half of the "
+                                              "memory available (train/memory.py).", runtime=True)
     low_memory: bool = opt(False, "Return freed CPU memory to the OS at once (glibc mmap threshold 1 MiB): "
                            "~1/3 less peak RSS, but ~1.6x slower steps here (page faults); pair with "
                            "--gradient-checkpointing for the smallest footprint.", runtime=True)

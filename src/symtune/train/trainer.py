@@ -78,6 +78,9 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
     trackers(cfg.report_to)  # unknown or uninstalled tracker: one line before the model loads
+    from symtune.hardware import resolve
+
+    resolve(cfg.device, cfg.dtype, "train")  # float16, or a device that is not there: one line
 
 
 def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: bool = False) -> dict:
@@ -88,8 +91,11 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     from symtune.provenance import provenance, stable_hash, write_json_atomic
     from symtune.train.data import Collator, EncodedDataset, encode_rows, load_rows
 
+    from symtune.hardware import announce, resolve_config
+
     t_start = time.perf_counter()
     validate(cfg)
+    cfg, hw = resolve_config(cfg, "train")  # what is recorded and compared on resume: the resolved pair
     cfg_dict = cfgmod.to_dict(cfg)
     rows = load_rows(cfg.data)
     data_sha = file_sha(cfg.data)
@@ -134,13 +140,14 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     from accelerate import PartialState
     from transformers import TrainingArguments, set_seed
 
-    if cfg.threads:
+    on_cpu = hw.device == "cpu"
+    if cfg.threads and on_cpu:  # thread pools and the allocator are CPU settings
         torch.set_num_threads(cfg.threads)
-    if cfg.low_memory:
+    if cfg.low_memory and on_cpu:
         from symtune.train.memory import limit_heap_fragmentation
 
         limit_heap_fragmentation()
-    state = PartialState(cpu=not torch.cuda.is_available())
+    state = PartialState(cpu=on_cpu)
     state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
     ckpt_dir = out / "checkpoints"
     log_path, png_path, meta_path = out / "log.jsonl", out / "loss.png", out / META
@@ -151,7 +158,8 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         "seeds": {"seed": cfg.seed, "data_seed": cfg.seed, "eval_holdout_seed": cfg.seed},
         "data": {"path": str(Path(cfg.data).resolve()), "sha256": data_sha, **stats.as_dict()},
         "eval_rows": len(eval_items) if eval_items is not None else 0,
-        "world_size": state.num_processes, "provenance": provenance(),
+        "world_size": state.num_processes, "device": hw.device, "hardware": hw.as_dict(),
+        "provenance": provenance(),
         "resumed_from": str(resume_from) if resume_from else None,
     }
     if state.is_main_process:
@@ -163,6 +171,7 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
             write_jsonl_atomic(log_path, [r for r in read_jsonl(log_path) if r.get("step", 0) <= step0])
     if not quiet and state.is_main_process:
+        announce(hw, "train")
         print(f"symtune train: {stats.kept} rows ({stats.dropped_overlong} dropped as longer than "
               f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
               f"mean {stats.as_dict()['mean_tokens']} tokens/row" + (f"; resuming from {resume_from}" if resume_from else ""),
@@ -194,6 +203,12 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     meta.update(trainable_params=trainable, total_params=total)
+    from symtune.train.memory import checkpointing_decision
+
+    ckpt_on, ckpt_why = checkpointing_decision(cfg, model.config, hw, stats.max_tokens)
+    meta["gradient_checkpointing"] = {"on": ckpt_on, "why": ckpt_why}
+    if not quiet and state.is_main_process:
+        print(f"symtune train: gradient checkpointing {'on' if ckpt_on else 'off'} ({ckpt_why})", file=sys.stderr)
 
     sched = {"constant": "constant_with_warmup", "cosine": "cosine", "linear": "linear"}[cfg.schedule]
     args = TrainingArguments(
@@ -223,9 +238,9 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         data_seed=cfg.seed,
         report_to=trackers(cfg.report_to) or "none",
         disable_tqdm=quiet,
-        **_checkpointing_args(TrainingArguments, cfg.gradient_checkpointing),
+        **_checkpointing_args(TrainingArguments, ckpt_on),
         ddp_find_unused_parameters=False,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=on_cpu,
     )
     title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
     log_cb, marker_cb = make_callbacks(out, log_path, png_path, title)
