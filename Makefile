@@ -24,8 +24,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 setup: $(STAMP)
 	$(BIN)/symtune prepare-model
 
+# quick where the machine computes bf16 natively (or has a GPU), quick-fp32 on a CPU without it (README)
 demo: setup
-	$(BIN)/symtune run --preset quick --out runs/demo --force
+	$(BIN)/symtune run --preset $$($(BIN)/symtune hardware --demo-preset) --out runs/demo --force
 
 test: setup
 	$(BIN)/python -m pytest -q

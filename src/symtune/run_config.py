@@ -24,7 +24,7 @@ from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 from symtune.train.config import TrainConfig
 
-PRESETS = ("quick", "default", "paper")
+PRESETS = ("quick", "quick-fp32", "default", "paper")
 CONTROLS = ("none", "natural-labels", "random-labels")
 LABEL_MODE = {"none": "symbols", "natural-labels": "natural", "random-labels": "random"}
 
@@ -61,11 +61,25 @@ class RunConfig:
     eval: EvalConfig = nested(EvalConfig, "Base and tuned evaluation (symtune eval).")
 
 
-def preset_values(name: str) -> dict:
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def preset_values(name: str, _seen: tuple = ()) -> dict:
+    """A preset's values; `extends: OTHER` at its top starts from OTHER's values, so a preset holds only its
+    differences (quick = default with fewer steps and a smaller evaluation)."""
     if name not in PRESETS:
         raise SymtuneError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    if name in _seen:  # pragma: no cover - a packaging bug, caught by the preset tests
+        raise SymtuneError(f"preset {name} extends itself ({' -> '.join(_seen + (name,))})")
     path = resources.files("symtune.presets").joinpath(f"{name}.yaml")
     values = load_yaml(str(path))
+    parent = values.pop("extends", None)
+    if parent:
+        values = _merged(preset_values(parent, _seen + (name,)), values)
     values["preset"] = name
     return values
 
