@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_train.py                       # 8 x 512 tokens, lora+full, fp32+bf16
     .venv/bin/python benchmarks/bench_train.py --batch 4 --seq 256 --steps 2 --methods lora --dtypes bfloat16
+    .venv/bin/python benchmarks/bench_train.py --rows quick --steps 4 --methods lora --dtypes float32 \
+        --no-low-memory --grad-ckpt-modes off,on     # the demo's own rows: checkpointing off vs on
 
 For every (method, dtype) it runs, each in a fresh process so peak RSS is its own:
 - trainer: `symtune.train.run_training` (HF Trainer + PEFT, label loss, no checkpoints) for warmup+steps
@@ -9,7 +11,9 @@ For every (method, dtype) it runs, each in a fresh process so peak RSS is its ow
   shared machine other load only ever adds time; the mean is in the --json output);
 - bound: the same model (same LoRA config / same trainable parameters), the same batch, a bare
   PyTorch loop of forward (LM head at the supervised positions only) + backward, no optimizer.
-Each row is exactly --seq tokens (no padding), the completion is a 3-token symbol.
+Each row is exactly --seq tokens (no padding), the completion is a 3-token symbol; with --rows PRESET the
+rows are instead that preset's own tuning rows (`symtune data` with its data settings), so step times are
+the ones a run of that preset sees, and tokens/s (non-padding tokens) is the figure to compare.
 """
 
 from __future__ import annotations
@@ -43,6 +47,21 @@ def make_rows(tok, n: int, seq: int) -> list[dict]:
     return rows
 
 
+def preset_rows(preset: str, n: int) -> list[dict]:
+    """The first n tuning rows `symtune run --preset PRESET` would train on (its data settings, seed 0)."""
+    import dataclasses
+
+    from symtune.data.run import build_dataset
+    from symtune.run_config import resolve_run, stage_configs
+
+    dcfg = stage_configs(resolve_run(None, {"preset": preset}), "OUT")["data"]
+    dcfg = dataclasses.replace(dcfg, n_prompts=n)
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "rows.jsonl"
+        build_dataset(dcfg, out, overwrite=True)
+        return [json.loads(x) for x in out.read_text().splitlines()]
+
+
 def peak_rss_mb() -> float:
     import resource
 
@@ -57,7 +76,7 @@ def child(a) -> dict:
 
     path = resolve_model(a.model)
     tok = load_tokenizer(path)
-    rows = make_rows(tok, a.batch, a.seq)
+    rows = preset_rows(a.rows, a.batch * (a.warmup + a.steps)) if a.rows else make_rows(tok, a.batch, a.seq)
     if a.mode == "trainer":
         from symtune.train import TrainConfig, run_training
 
@@ -67,24 +86,28 @@ def child(a) -> dict:
             cfg = TrainConfig(model=path, data=str(data), out=str(Path(d) / "out"), method=a.method, dtype=a.dtype,
                               steps=a.warmup + a.steps, batch_size=a.batch, max_length=a.seq, save_every=0,
                               warmup_steps=0, gradient_checkpointing=a.grad_ckpt, threads=a.threads,
-                              low_memory=True)  # the figures in docs/TRAINING.md use --low-memory
+                              low_memory=a.low_memory)  # the older figures in docs/TRAINING.md use it
             run_training(cfg, quiet=True)
             log = [json.loads(x) for x in (Path(d) / "out" / "log.jsonl").read_text().splitlines()]
-        times = [r["step_s"] for r in log if "loss" in r][a.warmup:]
-        tokens = log[-1]["tokens"]
+        steps = [r for r in log if "loss" in r][a.warmup:]
+        times = [r["step_s"] for r in steps]
+        step_tokens = [r["tokens"] for r in steps]
     else:
         import torch.nn.functional as F
 
         from symtune.train.memory import limit_heap_fragmentation
 
-        limit_heap_fragmentation()  # as run_training does with --low-memory
+        if a.low_memory:
+            limit_heap_fragmentation()  # as run_training does with --low-memory
 
         from symtune.models import load_model
         from symtune.train.data import Collator, EncodedDataset, encode_rows
 
-        items, _ = encode_rows(tok, rows, loss="label", add_eos=False, max_length=a.seq, overlong="error",
+        items, _ = encode_rows(tok, rows, loss="label", add_eos=False, max_length=a.seq, overlong="drop",
                                source="bench")
-        batch = Collator(tok.pad_token_id)([EncodedDataset(items)[i] for i in range(len(items))])
+        ds, collate = EncodedDataset(items), Collator(tok.pad_token_id)
+        n_batches = max(1, len(items) // a.batch)
+        batches = [collate([ds[i] for i in range(k * a.batch, (k + 1) * a.batch)]) for k in range(n_batches)]
         model = load_model(path, dtype=a.dtype)
         if a.method == "lora":
             from peft import LoraConfig, get_peft_model
@@ -95,10 +118,12 @@ def child(a) -> dict:
         if a.grad_ckpt:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.train()
-        shift = batch["shift_labels"]
-        keep = shift.ne(-100)
-        times = []
+        times, step_tokens = [], []
         for i in range(a.warmup + a.steps):
+            batch = batches[i % n_batches]
+            shift = batch["shift_labels"]
+            keep = shift.ne(-100)
+            step_tokens.append(int(batch["attention_mask"].sum()))
             t = time.perf_counter()
             out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep,
                         use_cache=False)
@@ -107,13 +132,14 @@ def child(a) -> dict:
             for p in model.parameters():
                 p.grad = None
             times.append(time.perf_counter() - t)
-        times = times[a.warmup:]
-        tokens = int(batch["attention_mask"].sum())
+        times, step_tokens = times[a.warmup:], step_tokens[a.warmup:]
     s = min(times)  # the least disturbed step: the machine is shared, contention only adds time
+    # fixed-length rows: tokens per second of the fastest step; real rows (--rows): over all timed steps
+    tps = step_tokens[times.index(s)] / s if not a.rows else sum(step_tokens) / sum(times)
     return {"method": a.method, "dtype": a.dtype, "mode": a.mode, "grad_ckpt": a.grad_ckpt, "s_per_step": round(s, 3),
-            "mean_s_per_step": round(sum(times) / len(times), 3),
-            "tokens_per_s": round(tokens / s, 1), "peak_rss_gb": round(peak_rss_mb() / 1024, 2),
-            "step_times": [round(x, 2) for x in times]}
+            "mean_s_per_step": round(sum(times) / len(times), 3), "mean_tokens_per_step": sum(step_tokens) / len(times),
+            "tokens_per_s": round(tps, 1), "peak_rss_gb": round(peak_rss_mb() / 1024, 2),
+            "low_memory": a.low_memory, "step_times": [round(x, 2) for x in times]}
 
 
 def main():
@@ -128,6 +154,12 @@ def main():
     p.add_argument("--grad-ckpt", action=argparse.BooleanOptionalAction, default=True,
                    help="activation checkpointing in both trainer and bound (default on: without it 8 x 512 "
                         "in fp32 needs ~15 GB)")
+    p.add_argument("--grad-ckpt-modes", default=None,
+                   help="run each (method, dtype) with checkpointing off and/or on: 'off,on' (overrides --grad-ckpt)")
+    p.add_argument("--low-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="glibc mmap threshold as `--low-memory` (default on, as the older docs figures)")
+    p.add_argument("--rows", default=None, help="train on this preset's own tuning rows (e.g. quick) instead of "
+                   "fixed-length synthetic rows; --seq is then the token limit")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--mode", default=None, help=argparse.SUPPRESS)
@@ -139,33 +171,38 @@ def main():
         return
     import torch
 
-    print(f"# bench_train: {a.model}, batch {a.batch} x {a.seq} tokens, {a.steps} timed steps after {a.warmup} "
-          f"warmup, torch threads {a.threads or torch.get_num_threads()}, cpu count {os.cpu_count()}, "
-          f"grad_ckpt {a.grad_ckpt}", flush=True)
+    from symtune.hardware import describe_cpu
+
+    print(f"# bench_train: {a.model}, batch {a.batch} x {a.seq} tokens"
+          + (f" (the {a.rows} preset's rows)" if a.rows else "")
+          + f", {a.steps} timed steps after {a.warmup} warmup, torch threads {a.threads or torch.get_num_threads()}, "
+          f"cpu count {os.cpu_count()}, {describe_cpu()}, low_memory {a.low_memory}", flush=True)
     results = []
-    for method in a.methods.split(","):
-        for dtype in a.dtypes.split(","):
-            row = {}
-            for mode in ("trainer", "bound"):
-                cmd = [sys.executable, __file__, "--mode", mode, "--method", method, "--dtype", dtype,
-                       "--model", a.model, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps),
-                       "--warmup", str(a.warmup), "--threads", str(a.threads)] + (["--grad-ckpt"] if a.grad_ckpt else ["--no-grad-ckpt"])
-                r = subprocess.run(cmd, capture_output=True, text=True)
-                line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
-                if line is None:
-                    print(f"{method} {dtype} {mode}: failed\n{r.stderr[-2000:]}", flush=True)
-                    continue
-                row[mode] = json.loads(line[7:])
-                results.append(row[mode])
-                print("  " + json.dumps(row[mode]), flush=True)
-            if "trainer" in row and "bound" in row:
-                t, b = row["trainer"], row["bound"]
-                limit = 4.0 if method == "lora" else 8.0
-                print(f"{method:4s} {dtype:8s}  trainer {t['s_per_step']:7.2f} s/step {t['tokens_per_s']:7.1f} tok/s "
-                      f"peak {t['peak_rss_gb']:5.2f} GB | bound {b['s_per_step']:7.2f} s/step "
-                      f"{b['tokens_per_s']:7.1f} tok/s peak {b['peak_rss_gb']:5.2f} GB | ratio "
-                      f"{t['s_per_step'] / b['s_per_step']:.2f}x (target <= 1.3x), memory target < {limit:.0f} GB: "
-                      f"{'ok' if t['peak_rss_gb'] < limit else 'MISSED'}", flush=True)
+    modes = [m == "on" for m in a.grad_ckpt_modes.split(",")] if a.grad_ckpt_modes else [a.grad_ckpt]
+    for method, dtype, ckpt in [(m, d, c) for m in a.methods.split(",") for d in a.dtypes.split(",") for c in modes]:
+        row = {}
+        for mode in ("trainer", "bound"):
+            cmd = [sys.executable, __file__, "--mode", mode, "--method", method, "--dtype", dtype,
+                   "--model", a.model, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps),
+                   "--warmup", str(a.warmup), "--threads", str(a.threads),
+                   "--low-memory" if a.low_memory else "--no-low-memory"] + (
+                       ["--rows", a.rows] if a.rows else []) + (["--grad-ckpt"] if ckpt else ["--no-grad-ckpt"])
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{method} {dtype} {mode}: failed\n{r.stderr[-2000:]}", flush=True)
+                continue
+            row[mode] = json.loads(line[7:])
+            results.append(row[mode])
+            print("  " + json.dumps(row[mode]), flush=True)
+        if "trainer" in row and "bound" in row:
+            t, b = row["trainer"], row["bound"]
+            limit = 4.0 if method == "lora" else 8.0
+            print(f"{method:4s} {dtype:8s} ckpt {'on ' if ckpt else 'off'}  trainer {t['s_per_step']:7.2f} s/step {t['tokens_per_s']:7.1f} tok/s "
+                  f"peak {t['peak_rss_gb']:5.2f} GB | bound {b['s_per_step']:7.2f} s/step "
+                  f"{b['tokens_per_s']:7.1f} tok/s peak {b['peak_rss_gb']:5.2f} GB | bound/trainer tok/s "
+                  f"{b['tokens_per_s'] / t['tokens_per_s']:.2f}x (target <= 1.3x), memory target < {limit:.0f} GB: "
+                  f"{'ok' if t['peak_rss_gb'] < limit else 'MISSED'}", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
 
