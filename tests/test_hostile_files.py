@@ -235,6 +235,7 @@ def test_ownership_clear_and_claim_touch_only_symtunes_files(tmp_path):
     assert sorted(ownership.clear(d)) == ["link.json", "theirs.csv"]
     assert (d / "theirs.csv").read_text() == "user" and target.read_text() == "user"
     assert not (d / "mine.json").exists() and (d / f".mine.json.{os.getpid()}-zz.tmp").exists()
+    assert ownership.owned(d) == {"later.json"}  # claimed but not yet written: still symtune's to write
     with pytest.raises(SymtuneError, match="theirs.csv was not written"):
         ownership.remove(d, "theirs.csv")
 

@@ -144,6 +144,7 @@ def clear(folder: str | Path) -> list[str]:
     if not folder.is_dir():
         return []
     mine = owned(folder)
+    pending = {n for n in mine if not os.path.lexists(folder / n)}  # claimed, not written yet: still ours
     left = []
     for e in sorted(folder.iterdir(), key=lambda x: x.name):
         if e.name in BOOKKEEPING:
@@ -152,8 +153,8 @@ def clear(folder: str | Path) -> list[str]:
             _delete(e)
         elif not _is_temp(e.name):
             left.append(e.name)
-    if mine:
-        _save(folder, set())
+    if mine != pending:
+        _save(folder, pending)
     return left
 
 
