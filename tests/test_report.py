@@ -167,8 +167,9 @@ def test_tolerant_loader_flat_stats_damaged_and_bare_folders(tmp_path):
 
 
 def test_stale_pngs_removed(tmp_path):
-    (tmp_path / "data_exemplars.png").write_bytes(b"old")
-    build_report([PARTIAL], out=tmp_path)
+    build_report([ST], out=tmp_path)  # a report with data: writes data_exemplars.png
+    assert (tmp_path / "data_exemplars.png").is_file()
+    build_report([PARTIAL], out=tmp_path)  # no data folder: its own stale figure goes
     assert not (tmp_path / "data_exemplars.png").exists()
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -41,6 +42,17 @@ def opt(default: Any, help: str, choices: list | tuple | None = None, runtime: b
 def nested(cls, help: str):
     """A sub-config field (e.g. RunConfig.train)."""
     return dataclasses.field(default_factory=cls, metadata={"help": help, "choices": None, "runtime": False})
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+MAX_YAML_NODES = 100_000  # a config has hundreds; YAML aliases can make a 300-byte file expand to 10^9
+
+
+def short_repr(value) -> str:
+    """repr() bounded in length and depth, for error messages (a value may be huge)."""
+    return _REPR.repr(value)
 
 
 def _strip_optional(tp):
@@ -95,7 +107,7 @@ def _keys(cls, prefix: str = "") -> list[str]:
 def _prepare(cls, data: dict, source: str, prefix: str = "") -> dict:
     """Reject unknown keys with the valid ones listed; split 'a,b' strings given to list fields."""
     if not isinstance(data, dict):
-        raise SymtuneError(f"{source}: '{prefix[:-1]}' must be a mapping of option: value, got {data!r}")
+        raise SymtuneError(f"{source}: '{prefix[:-1]}' must be a mapping of option: value, got {short_repr(data)}")
     hints = _hints(cls)
     unknown = sorted(k for k in data if k not in hints)
     if unknown:
@@ -116,9 +128,9 @@ def _prepare(cls, data: dict, source: str, prefix: str = "") -> dict:
         elif base is int and isinstance(v, float) and v.is_integer():
             v = int(v)
         elif base in (int, float) and isinstance(v, bool):
-            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {v!r}")
+            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {short_repr(v)}")
         elif base is str and isinstance(v, (list, dict)):
-            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {v!r}")
+            raise SymtuneError(f"{source}: '{prefix}{k}' must be {_type_name(tp)}, got {short_repr(v)}")
         out[k] = v
     return out
 
@@ -129,7 +141,7 @@ def _one_line(e: Exception, cls, source: str) -> SymtuneError:
     tp = _field_type(cls, key) if key else None
     value = getattr(e, "value", None)
     if tp is not None:
-        return SymtuneError(f"{source}: '{key}' must be {_type_name(tp)}, got {value!r}")
+        return SymtuneError(f"{source}: '{key}' must be {_type_name(tp)}, got {short_repr(value)}")
     first = str(e).splitlines()[0] if str(e) else type(e).__name__
     return SymtuneError(f"{source}: {first}" + (f" (key '{key}')" if key else ""))
 
@@ -166,18 +178,59 @@ def validate(cfg, prefix: str = "") -> None:
         if choices and value is not None:
             for v in (value if isinstance(value, list) else [value]):
                 if v not in choices:
-                    raise SymtuneError(f"option '{prefix}{f.name}': unknown value {v!r}; choose one of "
+                    raise SymtuneError(f"option '{prefix}{f.name}': unknown value {short_repr(v)}; choose one of "
                                        f"{', '.join(map(str, choices))}")
         if isinstance(value, float) and not math.isfinite(value):
             raise SymtuneError(f"option '{prefix}{f.name}' must be a finite number, got {value}")
 
 
+def _expanded_size(node, sizes: dict, limit: int) -> int:
+    """Nodes of a composed YAML graph with every alias expanded (memoised per node, so a bomb is counted
+    in the time its few nodes take); a recursive alias counts as over the limit."""
+    key = id(node)
+    if key in sizes:
+        if sizes[key] is None:  # still being counted: the node contains itself
+            return limit + 1
+        return sizes[key]
+    sizes[key] = None
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [x for pair in node.value for x in pair]
+    else:
+        children = []
+    for child in children:
+        n += _expanded_size(child, sizes, limit)
+        if n > limit:
+            break
+    sizes[key] = n
+    return n
+
+
+def safe_load_bounded(text: str, source: str, limit: int = MAX_YAML_NODES):
+    """yaml.safe_load, refusing a document whose aliases expand past `limit` nodes (an alias bomb)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}, limit) > limit:
+            raise SymtuneError(f"{source} expands to more than {limit:,} values through YAML aliases "
+                               "(&anchor/*alias), or an alias refers to itself; write the values out")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | Path) -> dict:
     p = Path(path)
+    if p.is_dir():
+        raise SymtuneError(f"config file {p} is a folder; pass a YAML file")
     if not p.is_file():
         raise SymtuneError(f"config file {p} does not exist; pass an existing YAML file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = safe_load_bounded(p.read_text(encoding="utf-8"), f"config file {p}")
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise SymtuneError(f"config file {p} is not valid YAML ({str(e).splitlines()[0]}); fix its syntax")
     if data is None:

@@ -89,8 +89,9 @@ def prepare_bundled(name: str, force: bool = False) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+                                                 trust_remote_code=False)
     # A GGUF-loaded model refuses save_pretrained; copy its weights into a plain model of the same class.
     cfg = model.config
     if hasattr(cfg, "quantization_config"):
@@ -124,15 +125,28 @@ def resolve_model(model: str | None) -> str:
     return model  # a Hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
+def from_pretrained(loader, path: str, model: str, what: str, trust_remote_code: bool = False, **kw):
+    """`loader.from_pretrained(path)` with the caller's explicit trust_remote_code (never None, which
+    makes transformers ask on stdin and run the folder's code on "y"); a model that needs its own code
+    without that consent, or an unreadable one, is one line naming the model."""
+    try:
+        return loader.from_pretrained(path, trust_remote_code=bool(trust_remote_code), **kw)
+    except ValueError as e:
+        if "trust_remote_code" not in str(e):
+            raise
+        raise SymtuneError(f"model '{model}' needs its own Python code to load its {what} (auto_map in its "
+                           "config), and symtune does not run a model's code; use a model that transformers "
+                           "supports natively") from None
+    except OSError as e:
+        raise SymtuneError(f"cannot load the {what} of model '{model}' ({str(e).splitlines()[0]}); "
+                           "check the name, or set HF_HUB_OFFLINE=0 to download it") from None
+
+
 def load_tokenizer(model: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     path = resolve_model(model)
-    try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except OSError as e:
-        raise SymtuneError(f"cannot load a tokenizer for model '{model}' ({str(e).splitlines()[0]}); "
-                           "check the name, or set HF_HUB_OFFLINE=0 to download it") from None
+    tok = from_pretrained(AutoTokenizer, path, model, "tokenizer", trust_remote_code)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -162,12 +176,8 @@ def load_model(model: str, dtype: str = "float32", adapter: str | None = None, t
         hw = resolve(device, dtype, "eval")
         dtype, device = hw.dtype, hw.device
     path = resolve_model(model)
-    try:
-        m = AutoModelForCausalLM.from_pretrained(
-            path, dtype=torch_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code)
-    except OSError as e:
-        raise SymtuneError(f"cannot load model '{model}' ({str(e).splitlines()[0]}); "
-                           "check the name, or set HF_HUB_OFFLINE=0 to download it") from None
+    m = from_pretrained(AutoModelForCausalLM, path, model, "weights", trust_remote_code,
+                        dtype=torch_dtype(dtype), use_safetensors=True)
     if adapter:
         m = apply_adapter(m, adapter, merge=merge_adapter, scale=adapter_scale)
     if device != "cpu":

@@ -5,9 +5,9 @@
     check_output("runs/data.jsonl", kind="file", option="--out")  # data
     check_not_input("v.csv", ["v.csv"], option="--out")         # refuses overwriting an input
 
-A bad location (an existing folder where a file is wanted or the reverse, a parent that is a file,
-a folder this process cannot write in) is a one-line SymtuneError naming the option, instead of a
-traceback after minutes of setup.
+A bad location (an existing folder where a file is wanted or the reverse, a device or pipe where a
+file is wanted, a parent that is a file, a folder this process cannot write in) is a one-line
+SymtuneError naming the option, instead of a traceback after minutes of setup.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def check_output(path: str | os.PathLike, kind: str = "folder", option: str = "-
             raise SymtuneError(f"{option} {p} is an existing folder; pass a file path (e.g. {p / 'data.jsonl'})")
         if kind == "folder" and not p.is_dir():
             raise SymtuneError(f"{option} {p} is an existing file; pass a folder path")
+        if kind == "file" and not p.is_file():  # a device, FIFO or socket: replacing it is never meant
+            raise SymtuneError(f"{option} {p} is not a regular file (a device, pipe or socket); pass a file path")
     target_dir = p if kind == "folder" else p.parent
     anchor = _nearest_existing(target_dir if str(target_dir) else Path("."))
     if not anchor.is_dir():

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -117,15 +116,22 @@ def check_run_folder(out: Path, cfg: RunConfig, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise SymtuneError(f"--out {out} is a file; pass a folder for the run")
     if not run_json.is_file():
-        if out.exists() and any(out.iterdir()) and not force:
+        from symtune.ownership import user_entries
+
+        if user_entries(out) and not force:
             raise SymtuneError(f"output folder {out} is not empty and holds no symtune run; "
-                               "choose a new --out or pass --force")
+                               "choose a new --out or pass --force (symtune never deletes files it did not write)")
         return
     try:
-        old = json.loads(run_json.read_text(encoding="utf-8")).get("hashed_config", {})
-    except (OSError, json.JSONDecodeError):
-        old = {}
-    diff = _diff_keys(old, hashed(cfg))
+        old = json.loads(run_json.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        if force:  # each stage's own stage.json still decides what reruns
+            return
+        raise SymtuneError(f"{run_json} is damaged ({str(e).splitlines()[0]}); restore it, or pass --force to "
+                           "rewrite it (stages whose settings match are still skipped)") from None
+    diff = _diff_keys(old.get("hashed_config", {}), hashed(cfg))
     if diff and not force:
         raise SymtuneError(f"{out} holds a run with a different config: {'; '.join(diff[:8])}; "
                            "use another --out, or --force to rerun the stages that depend on them")
@@ -133,9 +139,11 @@ def check_run_folder(out: Path, cfg: RunConfig, force: bool) -> None:
 
 # -- the stages -----------------------------------------------------------------------------------
 def run_data(dcfg, stage_dir: Path) -> None:
+    from symtune import ownership
     from symtune.data.run import build_dataset, stats_path
 
     out = stage_dir / "data.jsonl"
+    ownership.claim(stage_dir, out.name, stats_path(out).name, "stats.json")
     build_dataset(dcfg, out, overwrite=True)  # the stage folder is ours: a rerun replaces its data
     stats_path(out).replace(stage_dir / "stats.json")
 
@@ -183,11 +191,23 @@ def run_report(out: Path, stage_dir: Path) -> None:
 
 
 def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_after: str | None = None) -> dict:
+    """Run the stages into `out`, holding its lock (a second run into it is refused with one line)."""
+    from symtune import ownership
+
     out = Path(out)
     cfg = wire(cfg)
     check_run_folder(out, cfg, force)
     validate_stages(cfg, out)
-    out.mkdir(parents=True, exist_ok=True)
+    with ownership.locked(out):
+        return _run_stages(cfg, out, stop_after)
+
+
+def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None) -> dict:
+    from symtune import ownership
+
+    for stage in STAGES:  # refused before any work: a link would make a stage write outside OUT
+        ownership.check_entry(out, stage)
+    ownership.claim(out, "run.json", ".stages")
     hashes = stage_hashes(cfg, out)
     stage_cfgs = stage_configs(cfg, out)
     run_json = out / "run.json"
@@ -228,12 +248,15 @@ def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_afte
             started = out / ".stages" / f"{stage}.started"  # outside stage_dir: stages want an empty folder
             stale = marker.is_file() or (started.is_file() and started.read_text().strip() != hashes[stage])
             if stale and stage_dir.exists():  # settings changed since this folder was written: stale
-                shutil.rmtree(stage_dir)
+                kept = ownership.clear(stage_dir)  # symtune's files only; a user's stay where they are
+                if kept:
+                    _log(f"  left {len(kept)} file(s) symtune did not write in {stage_dir}: {', '.join(kept[:3])}")
             resuming = started.is_file() and stage_dir.exists()
             _log(f"[{i}/{len(STAGES)}] {stage}: {'resuming' if resuming else 'running'}")
             stage_dir.mkdir(parents=True, exist_ok=True)
             started.parent.mkdir(exist_ok=True)
             started.write_text(hashes[stage] + "\n")
+            ownership.claim(stage_dir, "stage.json")
             t0 = time.perf_counter()
             actions[stage](stage_dir)
             seconds = round(time.perf_counter() - t0, 1)

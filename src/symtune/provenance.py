@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import json
@@ -13,6 +14,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
+
+from symtune.errors import SymtuneError
 
 _PACKAGES = ("symtune", "torch", "transformers", "peft", "accelerate", "datasets", "tokenizers", "numpy")
 
@@ -93,11 +96,25 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return removed
 
 
+# a full disk or quota: the user's to fix, so one line naming the file rather than a traceback
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full_error(path, e: OSError, state: str = "the file on disk is unchanged") -> SymtuneError:
+    return SymtuneError(f"cannot write {path}: {e.strerror or e} ({state}); free some space and rerun the "
+                        "same command")
+
+
 def _atomic_write(path: Path, write, binary: bool = False) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path` (never half-written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise disk_full_error(path, e) from None
+        raise
     try:
         with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as fh:
             write(fh)
@@ -105,11 +122,13 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            raise disk_full_error(path, e) from None
         raise
 
 
@@ -129,7 +148,16 @@ def atomic_folder(path: str | Path, keep_existing: bool = False):
     try:
         yield tmp
         os.chmod(tmp, 0o755)  # mkdtemp creates 0700; outputs are meant to be shared
-        if path.exists() and keep_existing:
+        if keep_existing:
+            if path.exists():
+                return
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                # another process renamed its copy into place after the check: the first one stays
+                # and ours is discarded (finally, below); never removed, as a reader may be using it
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not path.is_dir():
+                    raise
             return
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

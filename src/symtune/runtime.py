@@ -106,7 +106,11 @@ def launch(verb: str, cfg, *, accelerate_config: str | None = None, processes: i
         yaml.safe_dump(d, fh, sort_keys=False)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "-m", "symtune.cli", verb,
            "--config", tmp, *(verb_args or [])]
-    env = dict(os.environ, **{CHILD_ENV: "1"}, **(env_extra or {}))
+    from symtune import ownership
+
+    # the output folders this process holds locked: the children write them for it, so they skip the lock
+    env = dict(os.environ, **{CHILD_ENV: "1", ownership.HELD_ENV: os.pathsep.join(ownership.held())},
+               **(env_extra or {}))
     print(f"symtune {verb}: relaunching: " + " ".join(cmd), file=sys.stderr, flush=True)
     try:
         proc = subprocess.Popen(cmd, env=env)

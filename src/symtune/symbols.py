@@ -154,7 +154,11 @@ class SymbolPool:
         if max_tokens is not None and max_tokens < 1:
             raise SymtuneError(f"max_symbol_tokens must be at least 1 (a symbol is one token or more), got {max_tokens}")
         out: list[str] = []
-        ids: list[tuple[int, ...]] = []
+        taken: set[str] = set()
+        # prefix-freedom in O(tokens) per draw (a list scan made 10,000 classes quadratic): the accepted
+        # symbols' ids, and every prefix of them (a new symbol equal to one of those is a prefix of one)
+        accepted: set[tuple[int, ...]] = set()
+        prefixes: set[tuple[int, ...]] = set()
         tries = 0
         owed = None  # the family of the last symbol rejected for its length, until one of it fits
         unfit = self._unfit_families(tokenizer, max_tokens) if tokenizer is not None and max_tokens else set()
@@ -171,17 +175,19 @@ class SymbolPool:
             s, family = self._draw(rng)
             if family in unfit or (owed is not None and family != owed):
                 continue
-            if s in out:
+            if s in taken:
                 continue
             if tokenizer is not None:
                 t = self.token_ids(s, tokenizer)
                 if max_tokens is not None and len(t) > max_tokens:
                     owed = family
                     continue
-                if any(_is_prefix(t, o) or _is_prefix(o, t) for o in ids):
+                if t in prefixes or any(t[:k] in accepted for k in range(len(t) + 1)):
                     continue
-                ids.append(t)
+                accepted.add(t)
+                prefixes.update(t[:k] for k in range(len(t) + 1))
             out.append(s)
+            taken.add(s)
             owed = None
         return out
 
@@ -193,7 +199,3 @@ def symbol_family(symbol: str) -> str:
     if symbol.isascii() and symbol.isalpha() and symbol.isupper():
         return "letters"
     return "word"
-
-
-def _is_prefix(a: tuple, b: tuple) -> bool:
-    return len(a) <= len(b) and b[: len(a)] == a

@@ -41,7 +41,9 @@ def run(args) -> int:
     tok_src = str(ap) if (ap / "tokenizer_config.json").is_file() else resolve_model(base)
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tok_src)
+    from symtune.models import from_pretrained
+
+    tok = from_pretrained(AutoTokenizer, tok_src, str(ap) if tok_src == str(ap) else base, "tokenizer")
     with atomic_folder(out) as tmp:  # out is absent or empty (checked above)
         merged.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

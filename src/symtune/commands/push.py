@@ -10,8 +10,10 @@ The model card is written or refreshed first (with OUT/eval_tuned's results when
 
 HELP = "Upload a trained adapter or model, its model card and the report to the Hugging Face Hub."
 
-# Never uploaded: resumable checkpoints (optimizer state) and half-written temporary files.
-IGNORE = ["checkpoints/**", "**/.tmp*", ".stages/**"]
+# Never uploaded: resumable checkpoints (optimizer state), and every hidden file or folder at any depth:
+# symtune's temporaries (`.NAME.<pid>-XXXX.tmp`, maybe half-written), its lock and file list, `.stages/`.
+# (The Hub matches with fnmatch, whose `*` also matches `/`.)
+IGNORE = ["checkpoints/*", ".*", "*/.*"]
 
 
 def add_arguments(p):
@@ -59,6 +61,19 @@ def check_repo_id(repo_id: str) -> None:
                            "use NAMESPACE/NAME with letters, digits, '-', '_', '.'") from None
 
 
+def _network_errors() -> tuple:
+    """Transport errors of whichever HTTP client this huggingface_hub uses (httpx2, httpx or requests)."""
+    import importlib
+
+    found = [OSError]
+    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
 def push(path, repo_id: str, private: bool = False, commit_message: str = "Upload with symtune") -> str:
     """Upload; returns the repository URL. Raises SymtuneError on bad input or a Hub refusal."""
     from huggingface_hub import HfApi, constants, get_token
@@ -77,15 +92,19 @@ def push(path, repo_id: str, private: bool = False, commit_message: str = "Uploa
     if (model_dir / "symtune_train.json").is_file():
         write_model_card(model_dir, results=eval_dir)
     api = HfApi(token=token)
-    try:
+    try:  # list(IGNORE): upload_folder extends the list it is given
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         api.upload_folder(repo_id=repo_id, folder_path=str(model_dir), commit_message=commit_message,
-                          ignore_patterns=IGNORE)
+                          ignore_patterns=list(IGNORE))
         if report_dir is not None:
             api.upload_folder(repo_id=repo_id, folder_path=str(report_dir), path_in_repo="report",
-                              commit_message=commit_message + " (report)", ignore_patterns=IGNORE)
+                              commit_message=commit_message + " (report)", ignore_patterns=list(IGNORE))
     except HfHubHTTPError as e:
         raise SymtuneError(f"the Hub refused the upload to {repo_id}: {str(e).splitlines()[0]}") from None
+    except _network_errors() as e:  # no network, DNS, proxy, timeout: the message holds no token
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SymtuneError(f"cannot reach the Hub to upload to {repo_id} ({reason}); check the network "
+                           "connection (or HF_ENDPOINT) and rerun") from None
     return str(url)
 
 

@@ -34,6 +34,10 @@ def run(args) -> int:
         if any(not x for x in labels):
             raise SymtuneError(f"report: --labels {args.labels!r} has an empty label; give names like A,B")
     out = args.out or (Path(args.dirs[0]) / "report" if len(args.dirs) == 1 else Path("report"))
+    if args.out is None:  # a folder the user did not name: never written through a link
+        from symtune.ownership import check_entry
+
+        check_entry(out.parent, out.name)
     check_output(out, kind="folder", option="--out")
     res = build_report(args.dirs, out=out, labels=labels, metric=args.metric)
     print(f"report: {res['md']} and {res['html']} ({len(res['pngs'])} figures) for "

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from symtune.chat import ChatWrap
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
-from symtune.prompts import TEMPLATES, completion, exemplar_to_drop, get_template, render
+from symtune.prompts import TEMPLATES, completion, drop_order, get_template, render
 from symtune.symbols import SymbolPool
 from symtune.tasks.base import Task
 
@@ -161,6 +161,8 @@ class RowBuilder:
             # only when on: the RNG stream (and so every row) is unchanged when off
             classes = sorted(rng.sample(classes, rng.randint(2, n_cls)))
             n_cls = len(classes)
+        if n_cls >= cfg.max_length:  # each exemplar takes a token at least: never fits, so draw nothing
+            raise _TooLong(task.name, n_cls)
         if mode == "natural":
             symbols = list(task.labels)
         else:
@@ -191,22 +193,23 @@ class RowBuilder:
         estimate += self.chat.overhead if self.chat else 0
         estimate += sum(cost(k) for k in range(len(exemplars)))
         dropped = 0
+        order = drop_order([c for _, c in exemplars])  # positions, in the order exemplar_to_drop takes them
+        gone: set[int] = set()
 
-        def drop() -> bool:  # one exemplar less (prompts.exemplar_to_drop); False when none may go
+        def drop() -> bool:  # one exemplar less; False when none may go
             nonlocal estimate, dropped
-            k = exemplar_to_drop([c for _, c in exemplars])
-            if k is None:
+            if dropped == len(order):
                 return False
+            k = order[dropped]
             estimate -= cost(k)
-            exemplars.pop(k)
-            shown.pop(k)
+            gone.add(k)
             dropped += 1
             return True
 
         while True:
             while estimate > cfg.max_length and drop():
                 pass
-            ex_objs = [(d.examples[j], s) for (j, c), s in zip(exemplars, shown)]
+            ex_objs = [(d.examples[j], s) for k, ((j, c), s) in enumerate(zip(exemplars, shown)) if k not in gone]
             instruction = task.instruction if mode == "natural" else None
             rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
             prompt, comp, shift = rendered.prompt, completion(symbols[q_cls]), 0
@@ -217,6 +220,9 @@ class RowBuilder:
                 break
             if not drop():
                 raise _TooLong(task.name, len(full_ids))
+        if gone:
+            exemplars = [e for k, e in enumerate(exemplars) if k not in gone]
+            shown = [x for k, x in enumerate(shown) if k not in gone]
         # Prefix check where the completion meets the prompt: the query block alone, with and
         # without the completion. Text before the query block ends in example_sep, so its tokens
         # cannot merge with the completion (tested against a whole-prompt encode in the tests).

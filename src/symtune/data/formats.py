@@ -88,8 +88,12 @@ def write_table(rows: list[dict], out: Path, fmt: str) -> None:
         ds.to_parquet(buf)
         write_bytes_atomic(out, buf.getvalue())
     elif fmt == "hf-dataset":
+        from symtune import ownership
+
+        ownership.check_replaceable(out)  # the folder is replaced whole: only if all of it is symtune's
         with atomic_folder(out) as tmp:
-            ds.save_to_disk(str(tmp))
+            with ownership.recording(tmp):
+                ds.save_to_disk(str(tmp))
     else:  # pragma: no cover - guarded by check_format
         raise ValueError(fmt)
 

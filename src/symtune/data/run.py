@@ -91,6 +91,10 @@ def check_output_path(cfg: DataConfig, out: str | Path, config_file: str | None 
         for p in (out, stats):
             if p.exists():
                 raise SymtuneError(f"{p} already exists; pass --force to overwrite it or choose a new --out")
+    elif cfg.format == "hf-dataset":
+        from symtune.ownership import check_replaceable
+
+        check_replaceable(out)  # --force replaces a dataset folder symtune wrote, never the user's files
     return out
 
 

@@ -42,9 +42,12 @@ def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
             from symtune.eval.suites import resolve_tasks
 
             resolve_tasks(cfg)  # unknown task names, unreadable task files
+        from symtune import ownership
+
         threads = cfg.threads or default_threads(processes)
-        runtime.launch("eval", dataclasses.replace(cfg, processes=processes), processes=processes,
-                       verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
+        with ownership.locked(out):  # held for the children too (runtime.launch tells them)
+            runtime.launch("eval", dataclasses.replace(cfg, processes=processes), processes=processes,
+                           verb_args=["--out", str(out)], env_extra={"OMP_NUM_THREADS": str(threads)})
         return json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
     return run_eval(cfg, out, log=log)
 

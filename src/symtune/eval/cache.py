@@ -127,13 +127,15 @@ def store(src: Path, key: str, root: Path, info: dict) -> Path:
 
 
 def restore(entry: Path, dest: Path, key: str) -> None:
-    """Copy a cache entry's files into `dest` (emptied first) with a note of where they came from."""
+    """Copy a cache entry's files into `dest` (symtune's files there removed first; a user's are left,
+    and one that a copy would replace is refused) with a note of where they came from."""
+    from symtune import ownership
     from symtune.provenance import write_json_atomic
 
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    _copy_files(entry, dest)
-    (dest / ENTRY_FILE).unlink()
+    ownership.clear(dest)
+    names = [p.name for p in entry.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != ENTRY_FILE]
+    ownership.claim(dest, *names, NOTE_FILE)
+    for name in names:
+        shutil.copy2(entry / name, dest / name)
     write_json_atomic(dest / NOTE_FILE, {"reused_from": str(entry), "key": key,
                                          "restored_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

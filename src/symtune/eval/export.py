@@ -26,9 +26,8 @@ def task_name(suite: str, setting: str, task: str) -> str:
 
 
 def export_lm_eval(cfg: EvalConfig, out_dir: str | Path) -> dict:
+    from symtune import ownership
     from symtune.eval.runner import prepare
-    from symtune.provenance import text_hash, write_jsonl_atomic, write_text_atomic
-
     from symtune.paths import check_output
 
     out = check_output(out_dir, kind="folder", option="--out")
@@ -36,6 +35,17 @@ def export_lm_eval(cfg: EvalConfig, out_dir: str | Path) -> dict:
     groups: dict = defaultdict(list)
     for it in items:
         groups[(it.suite, it.setting, it.task)].append(it)
+    with ownership.locked(out):
+        # every file claimed before the first is written: a user's file of one of these names (their
+        # README.md) stops the export with nothing changed
+        names = [task_name(*key) + ext for key in groups for ext in (".jsonl", ".yaml")]
+        ownership.claim(out, *names, "README.md")
+        return _write(cfg, out, groups, notes)
+
+
+def _write(cfg: EvalConfig, out: Path, groups: dict, notes: dict) -> dict:
+    from symtune.provenance import text_hash, write_jsonl_atomic, write_text_atomic
+
     written = {}
     for (suite, setting, task), its in groups.items():
         name = task_name(suite, setting, task)

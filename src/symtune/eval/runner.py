@@ -102,10 +102,9 @@ def check_inputs(cfg: EvalConfig) -> str:
 def model_max_length(model_path: str, cfg: EvalConfig) -> int:
     from transformers import AutoConfig
 
-    try:
-        mc = AutoConfig.from_pretrained(model_path)
-    except OSError as e:
-        raise SymtuneError(f"cannot read the config of model '{cfg.model}' ({str(e).splitlines()[0]})") from None
+    from symtune.models import from_pretrained
+
+    mc = from_pretrained(AutoConfig, model_path, cfg.model, "config")
     tc = mc.get_text_config() if hasattr(mc, "get_text_config") else mc
     limit = getattr(tc, "max_position_embeddings", None) or 2048
     return min(limit, cfg.max_length) if cfg.max_length else limit
@@ -129,7 +128,9 @@ def prepare(cfg: EvalConfig, tokenizer=None):
     return items, notes, tok, encoder, max_len, model_path
 
 
-def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
+def _prepare_out(out: Path, cfg: EvalConfig, chash: str, names: list[str]) -> None:
+    """Check, clear (--force) and claim the output folder; `names` are the samples files it will hold."""
+    from symtune import ownership
     from symtune.provenance import read_jsonl, write_json_atomic, write_jsonl_atomic
 
     state = out / STATE_FILE
@@ -152,7 +153,7 @@ def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
             raise SymtuneError(f"--out {out} holds eval files without {STATE_FILE}; pass --force to overwrite "
                                "them or choose another --out")
         _clear(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ownership.claim(out, STATE_FILE, RESULTS_FILE, *names)  # a user's file of one of these names: refused
     write_json_atomic(state, {"config_hash": chash, "config": dataclasses.asdict(cfg)})
     # drop a truncated last line left by a killed writer, so appends start on a clean line
     for f in out.glob(GLOB):
@@ -162,9 +163,10 @@ def _prepare_out(out: Path, cfg: EvalConfig, chash: str) -> None:
 
 
 def _clear(out: Path) -> None:
-    for f in list(out.glob(GLOB)) + [out / RESULTS_FILE]:
-        if f.exists():
-            f.unlink()
+    """--force: remove the earlier evaluation's files; refused (nothing removed) if symtune did not write one."""
+    from symtune import ownership
+
+    ownership.remove(out, *[f.name for f in out.glob(GLOB)], RESULTS_FILE)
 
 
 def _append_rows(out: Path, rows: list[dict]) -> None:
@@ -173,12 +175,19 @@ def _append_rows(out: Path, rows: list[dict]) -> None:
     by_file: dict = defaultdict(list)
     for r in rows:
         by_file[samples_name(r["suite"], r["task"])].append(r)
+    from symtune.provenance import DISK_FULL, disk_full_error
+
     for name, rs in by_file.items():
-        with open(out / name, "a", encoding="utf-8", newline="\n") as fh:
-            for r in rs:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(out / name, "a", encoding="utf-8", newline="\n") as fh:
+                for r in rs:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as e:
+            if e.errno in DISK_FULL:  # a cut last line is dropped when the same command resumes
+                raise disk_full_error(out / name, e, "the rows scored so far are kept") from None
+            raise
 
 
 def _refuse_non_finite(cfg: EvalConfig, rows: list[dict]) -> None:
@@ -216,17 +225,26 @@ def score_items(scorer, items: list[Item], scoring: str, progress=None) -> list[
 
 def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], None] | None = None,
              log: Callable[[str], None] = print) -> dict | None:
-    """Run the configured evaluation; returns the results dict on rank 0 (None on other ranks)."""
+    """Run the configured evaluation; returns the results dict on rank 0 (None on other ranks).
+
+    The output folder is locked for the run: a second evaluation into it is refused with one line."""
+    from symtune import ownership
+    from symtune.paths import check_not_input, check_output
+
+    out = check_output(out_dir, kind="folder", option="--out")
+    check_not_input(out, [cfg.adapter, cfg.model if Path(cfg.model).is_dir() else None])
+    with ownership.locked(out):
+        return _run_eval(cfg, out, on_chunk, log)
+
+
+def _run_eval(cfg: EvalConfig, out: Path, on_chunk, log) -> dict | None:
     from symtune.eval.scoring import Scorer, set_threads
     from symtune.models import load_model
-    from symtune.paths import check_not_input, check_output
     from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
 
     from symtune.hardware import announce, resolve_config
 
     t0 = time.perf_counter()
-    out = check_output(out_dir, kind="folder", option="--out")
-    check_not_input(out, [cfg.adapter, cfg.model if Path(cfg.model).is_dir() else None])
     if cfg.threads is not None and cfg.threads < 0:  # before torch sees it
         raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
     cfg, hw = resolve_config(cfg, "eval")
@@ -245,7 +263,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
     scorer = Scorer(model, tok, batch_size=cfg.batch_size, max_length=max_len)
     chash = config_hash(cfg)
     if dist.main:
-        _prepare_out(out, cfg, chash)
+        _prepare_out(out, cfg, chash, sorted({samples_name(it.suite, it.task) for it in items}))
     dist.barrier()
 
     from symtune.provenance import text_hash

@@ -42,7 +42,7 @@ from typing import Callable
 
 from symtune.errors import SymtuneError
 from symtune.eval.config import ICL_SETTINGS, EvalConfig
-from symtune.prompts import exemplar_to_drop
+from symtune.prompts import drop_order
 
 SYMBOL_SETTINGS = ("instr+symbols", "symbols")
 K_CURVE_SETTINGS = ("labels", "symbols")
@@ -170,19 +170,46 @@ def _fit(task_name: str, doc_id: int, pairs: list, render: Callable[[list], str]
 
     Returns (prompt, exemplars dropped, token count, the pairs rendered)."""
     pairs = list(pairs)
-    dropped = 0
-    while True:
-        prompt = render(pairs)
+    prompt = render(pairs)
+    ok, n = budget.fits(prompt, options, new_tokens)
+    if ok:
+        return prompt, 0, n, pairs
+    order = drop_order([ex.label for ex, _ in pairs])
+
+    def after(d: int) -> list:  # the pairs left after the first d drops, in prompt order
+        gone = set(order[:d])
+        return [p for i, p in enumerate(pairs) if i not in gone]
+
+    # One render of the fewest exemplars it may come to decides whether any fits; then the fewest drops
+    # that fit, by bisection (every drop shortens the prompt), instead of one render per drop.
+    least = after(len(order))
+    prompt = render(least)
+    ok, n = budget.fits(prompt, options, new_tokens)
+    if not ok:
+        raise SymtuneError(
+            f"task {task_name}, query {doc_id}: the prompt needs {n} tokens with one exemplar per class, "
+            f"over the limit of {budget.max_length}; raise --max-length or use shorter inputs")
+    lo, hi, best = 0, len(order), (prompt, n, least)  # lo drops do not fit, hi drops do
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        used = after(mid)
+        prompt = render(used)
         ok, n = budget.fits(prompt, options, new_tokens)
         if ok:
-            return prompt, dropped, n, pairs
-        idx = exemplar_to_drop([ex.label for ex, _ in pairs])
-        if idx is None:
-            raise SymtuneError(
-                f"task {task_name}, query {doc_id}: the prompt needs {n} tokens with one exemplar per class, "
-                f"over the limit of {budget.max_length}; raise --max-length or use shorter inputs")
-        del pairs[idx]
-        dropped += 1
+            hi, best = mid, (prompt, n, used)
+        else:
+            lo = mid
+    return best[0], hi, best[1], best[2]
+
+
+def _check_fits(task, budget: Budget) -> None:
+    """Fail before drawing anything when one exemplar per class cannot fit: every exemplar takes at
+    least one token, so a task with more classes than the token limit never fits."""
+    if task.num_classes >= budget.max_length:
+        raise SymtuneError(
+            f"task {task.name} has {task.num_classes} classes: a prompt with one exemplar per class needs at "
+            f"least {task.num_classes} tokens, over the limit of {budget.max_length}; raise --max-length or "
+            "use a task with fewer classes")
 
 
 def _check_classes(task, k: int) -> list:
@@ -306,6 +333,7 @@ def icl_items(task, cfg: EvalConfig, tokenizer, budget: Budget, settings=None) -
         if s not in ICL_SETTINGS:
             raise SymtuneError(f"unknown setting '{s}'; choose from {', '.join(ICL_SETTINGS)}")
     groups = _check_classes(task, cfg.k)
+    _check_fits(task, budget)
     queries, qids = query_pool(task, cfg)
     strict = cfg.split == "dev"
     tmpls = templates_for(cfg)
@@ -449,6 +477,7 @@ def k_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item
     if not ks or ks[0] < 1:
         raise SymtuneError(f"--k-curve must list exemplar counts of at least 1, got {cfg.k_curve}")
     groups = _check_classes(task, ks[-1])
+    _check_fits(task, budget)
     queries, qids = query_pool(task, cfg)
     tmpls = templates_for(cfg)
     pool = eval_symbol_pool()

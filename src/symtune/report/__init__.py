@@ -31,21 +31,29 @@ def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: st
 
     from symtune.paths import check_output
 
+    from symtune import ownership
+
     runs = load_runs(run_dirs, labels)
+    default = out is None
     out = Path(out) if out else (runs[0].path / "report" if len(runs) == 1 else Path("report"))
+    if default:  # the user named no folder: never write through a link found there
+        ownership.check_entry(out.parent, out.name)
     check_output(out, kind="folder", option="--out")
     blocks = document(runs, metric)
     pngs = images(blocks)
-    for img in pngs:
-        write_bytes_atomic(out / img.name, img.png)
-    written = {img.name for img in pngs}
-    for name in PNG_NAMES:
-        if name not in written and (out / name).is_file():
-            (out / name).unlink()
     md, page = out / "report.md", out / "report.html"
-    write_text_atomic(md, to_markdown(blocks))
-    title = "Symbol tuning report: " + ", ".join(r.label for r in runs)
-    write_text_atomic(page, to_html(blocks, title))
+    with ownership.locked(out):
+        # every file of this report claimed before the first is written: a user's file of one of these
+        # names stops the report with nothing changed; stale PNGs are removed only if symtune wrote them
+        ownership.claim(out, *[img.name for img in pngs], md.name, page.name)
+        for img in pngs:
+            write_bytes_atomic(out / img.name, img.png)
+        written = {img.name for img in pngs}
+        mine = ownership.owned(out)
+        ownership.remove(out, *[n for n in PNG_NAMES if n not in written and n in mine])
+        write_text_atomic(md, to_markdown(blocks))
+        title = "Symbol tuning report: " + ", ".join(r.label for r in runs)
+        write_text_atomic(page, to_html(blocks, title))
     return {"md": md, "html": page, "pngs": [out / img.name for img in pngs], "runs": runs}
 
 

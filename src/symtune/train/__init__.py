@@ -32,7 +32,10 @@ def train(cfg: TrainConfig, extra_callbacks=None, quiet=False) -> dict:
         validate(cfg)  # fail fast (exit 2) on the common mistakes before starting processes
         load_rows(cfg.data)
         check_out_dir(cfg, to_dict(cfg), file_sha(cfg.data))
-        runtime.launch("train", cfg, accelerate_config=cfg.accelerate_config)
+        from symtune import ownership
+
+        with ownership.locked(cfg.out):  # held for the children too (runtime.launch tells them)
+            runtime.launch("train", cfg, accelerate_config=cfg.accelerate_config)
         return json.loads((Path(cfg.out) / META).read_text(encoding="utf-8"))
     return run_training(cfg, extra_callbacks=extra_callbacks, quiet=quiet)
 

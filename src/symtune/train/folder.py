@@ -65,7 +65,9 @@ def check_out_dir(cfg: TrainConfig, cfg_dict: dict, data_sha: str) -> dict | Non
     if out.exists() and not out.is_dir():
         raise SymtuneError(f"output path {out} is a file; pass a folder to --out")
     if not meta_path.is_file():
-        if out.is_dir() and any(out.iterdir()):
+        from symtune.ownership import user_entries
+
+        if user_entries(out):  # symtune's own lock and file list do not count
             raise SymtuneError(f"output folder {out} is not empty and holds no {META}; choose a new or empty --out")
         return None
     try:

@@ -84,7 +84,17 @@ def validate(cfg: TrainConfig) -> None:
 
 
 def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: bool = False) -> dict:
-    """Train per `cfg`; returns the final symtune_train.json contents. Raises SymtuneError on bad input."""
+    """Train per `cfg`; returns the final symtune_train.json contents. Raises SymtuneError on bad input.
+
+    The output folder is locked while training: a second run into it is refused with one line."""
+    from symtune import ownership
+
+    validate(cfg)
+    with ownership.locked(cfg.out):
+        return _run_training(cfg, extra_callbacks, quiet)
+
+
+def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -> dict:
     import random
 
     from symtune import config as cfgmod
@@ -162,8 +172,11 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
         "provenance": provenance(),
         "resumed_from": str(resume_from) if resume_from else None,
     }
+    from symtune import ownership
+    from symtune.card import CARD
+
     if state.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
+        ownership.claim(out, META, log_path.name, png_path.name, ckpt_dir.name, CARD)
         write_json_atomic(meta_path, meta)
         if log_path.is_file():  # drop log rows after the checkpoint we resume from (or all of them)
             from symtune.provenance import read_jsonl, write_jsonl_atomic
@@ -279,12 +292,17 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
             raise SymtuneError(diverged_message(out, e)) from None
     t_train = time.perf_counter() - t0
 
-    trainer.save_model(str(out))  # adapter (LoRA) or full weights + config, and the tokenizer
+    import contextlib
+
+    # the weight, config and tokenizer files save_pretrained writes become symtune's in the folder's list
+    with ownership.recording(out) if state.is_main_process else contextlib.nullcontext():
+        trainer.save_model(str(out))  # adapter (LoRA) or full weights + config, and the tokenizer
+        if state.is_main_process:
+            tok.save_pretrained(str(out))
     if state.is_main_process:
         from symtune.train.plot import plot_loss
         from symtune.provenance import read_jsonl
 
-        tok.save_pretrained(str(out))
         plot_loss(log_path, png_path, title)
         logged = [r for r in read_jsonl(log_path) if r.get("loss") is not None]
         steps_this_run = trainer.state.global_step - step0
