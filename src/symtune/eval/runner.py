@@ -128,30 +128,35 @@ def prepare(cfg: EvalConfig, tokenizer=None):
     return items, notes, tok, encoder, max_len, model_path
 
 
+def check_out_folder(out: Path, cfg: EvalConfig, chash: str) -> bool:
+    """Whether --force must clear `out` first; refuses (one line, nothing written) a folder holding another
+    evaluation's files without --force. Also run before starting data-parallel processes."""
+    if out.exists() and not out.is_dir():
+        raise SymtuneError(f"--out {out} is a file; pass a folder")
+    state, why = out / STATE_FILE, None
+    if state.is_file():
+        import json
+
+        try:
+            old = json.loads(state.read_text(encoding="utf-8")).get("config_hash")
+        except (json.JSONDecodeError, OSError, AttributeError):
+            old = None
+        if old != chash:
+            why = f"holds samples of a different eval configuration (hash {old} != {chash})"
+    elif out.is_dir() and (list(out.glob(GLOB)) or (out / RESULTS_FILE).exists()):
+        why = f"holds eval files without {STATE_FILE}"
+    if why and not cfg.force:
+        raise SymtuneError(f"--out {out} {why}; pass --force to overwrite them or choose another --out")
+    return why is not None
+
+
 def _prepare_out(out: Path, cfg: EvalConfig, chash: str, names: list[str]) -> None:
     """Check, clear (--force) and claim the output folder; `names` are the samples files it will hold."""
     from symtune import ownership
     from symtune.provenance import read_jsonl, write_json_atomic, write_jsonl_atomic
 
     state = out / STATE_FILE
-    if out.exists() and not out.is_dir():
-        raise SymtuneError(f"--out {out} is a file; pass a folder")
-    if state.is_file():
-        import json
-
-        try:
-            old = json.loads(state.read_text(encoding="utf-8")).get("config_hash")
-        except (json.JSONDecodeError, OSError):
-            old = None
-        if old != chash:
-            if not cfg.force:
-                raise SymtuneError(f"--out {out} holds samples of a different eval configuration (hash {old} != "
-                                   f"{chash}); pass --force to overwrite them or choose another --out")
-            _clear(out)
-    elif out.is_dir() and (list(out.glob(GLOB)) or (out / RESULTS_FILE).exists()):
-        if not cfg.force:
-            raise SymtuneError(f"--out {out} holds eval files without {STATE_FILE}; pass --force to overwrite "
-                               "them or choose another --out")
+    if check_out_folder(out, cfg, chash):
         _clear(out)
     ownership.claim(out, STATE_FILE, RESULTS_FILE, *names)  # a user's file of one of these names: refused
     write_json_atomic(state, {"config_hash": chash, "config": dataclasses.asdict(cfg)})
