@@ -126,7 +126,9 @@ def test_dev_split_and_new_options_are_in_the_config_hash():
     assert config_hash(EvalConfig(permutation_control=True)) != config_hash(base)
     assert config_hash(EvalConfig(extra_suites=["flip_curve"])) != config_hash(base)
     # one definition of what is hashed: config.hashed (runtime fields out, everything else in)
-    assert config_hash(base) == stable_hash(hashed(base))
+    from symtune.hardware import resolve_config
+
+    assert config_hash(base) == stable_hash(hashed(resolve_config(base, "eval")[0]))  # auto resolved first
     assert config_hash(EvalConfig(batch_size=1, processes=2)) == config_hash(base)
 
 

@@ -16,7 +16,7 @@ from symtune.tasks.registry import task_from_file
 def _one_line_error(capsys, *needles):
     err = capsys.readouterr().err
     assert "Traceback" not in err and len([x for x in err.splitlines() if "error" in x.lower()]) == 1, err
-    err = next(x for x in err.splitlines() if x.startswith("symtune "))
+    err = next(x for x in err.splitlines() if x.startswith("symtune ") and ": error: " in x)
     for n in needles:
         assert n in err, (n, err)
     return err

@@ -89,7 +89,15 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
     The output folder is locked while training: a second run into it is refused with one line."""
     from symtune import ownership
 
+    import dataclasses
+
+    from symtune.hardware import resolve_config
+    from symtune.train.data import load_rows
+
     validate(cfg)
+    load_rows(cfg.data)  # a refused folder or unreadable rows: one line before the lock file is made there
+    resolved = resolve_config(cfg, "train")[0]
+    check_out_dir(resolved, dataclasses.asdict(resolved), file_sha(cfg.data))
     with ownership.locked(cfg.out):
         return _run_training(cfg, extra_callbacks, quiet)
 
