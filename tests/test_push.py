@@ -76,6 +76,10 @@ def test_push_adapter_folder_alone(tmp_path, hub):
     out = _run_folder(tmp_path) / "train"
     assert main(["push", str(out), "--repo-id", "me/only-adapter"]) == 0
     assert [c[0] for c in hub] == ["create_repo", "upload_folder"] and hub[0][2] is False
+    sent = hub[1][3]
+    for name in ("adapter_model.safetensors", "adapter_config.json", "README.md"):
+        assert name in sent, sent  # the adapter, its config and its card go up
+    assert not [f for f in sent if f.startswith("checkpoints/") or f.split("/")[-1].startswith(".")], sent
 
 
 @pytest.mark.parametrize("case, pattern", [

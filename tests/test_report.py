@@ -171,6 +171,8 @@ def test_stale_pngs_removed(tmp_path):
     assert (tmp_path / "data_exemplars.png").is_file()
     build_report([PARTIAL], out=tmp_path)  # no data folder: its own stale figure goes
     assert not (tmp_path / "data_exemplars.png").exists()
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "icl_settings.png").is_file()  # the rest is rebuilt
+    assert "data_exemplars.png" not in (tmp_path / "report.md").read_text()  # and nothing links the removed one
 
 
 def test_cli_report(tmp_path, capsys):

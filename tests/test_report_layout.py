@@ -127,6 +127,7 @@ window.addEventListener('load', () => {
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None and os.environ.get("SYMTUNE_REQUIRE_BROWSER") != "1",
                     reason="headless Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")
 def test_report_html_in_headless_chromium(report_runs, tmp_path):

@@ -68,7 +68,9 @@ def test_six_identical_answers_are_not_certain():
 def test_small_n_one_discordant_pair():
     iv = paired_interval([Unit("t", "q0", 0.0, 1.0)] + [Unit("t", f"q{i}", 1.0, 1.0) for i in range(1, 6)])
     assert iv.delta == pytest.approx(1 / 6)
-    assert iv.ci[0] < -0.2 and iv.ci[1] > 0.5  # wider than the bootstrap's [0, 0.5] on both sides
+    assert iv.boot_ci == pytest.approx((0.0, 0.5))
+    # the guard widens it on both sides (1 discordant pair of 6), and only that far: Wilson's bounds
+    assert iv.ci == pytest.approx((-0.2481, 0.5645), abs=1e-3) and iv.ci == iv.guard_ci
 
 
 def test_small_sample_coverage():

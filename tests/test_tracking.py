@@ -1,5 +1,7 @@
 """train.report_to: TensorBoard event files written offline by the Trainer and read back; bad names."""
 
+import json
+
 import pytest
 
 from test_train import _cfg, _rows, _write
@@ -40,7 +42,9 @@ def test_default_writes_no_tracker_files(tiny_model_dir, tmp_path):
 
     data = _write(tmp_path / "rows.jsonl", _rows(4))
     out = tmp_path / "plain"
-    run_training(_cfg(tiny_model_dir, data, out, steps=1), quiet=True)
+    meta = run_training(_cfg(tiny_model_dir, data, out, steps=1), quiet=True)
+    assert meta["status"] == "complete" and meta["config"]["report_to"] == "none"
+    assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()] == [1]  # it trained
     assert not list(out.rglob("events.out.tfevents.*"))
 
 

@@ -12,6 +12,7 @@ from test_train import _rows, _write
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_cpu_ddp_matches_single_process(tiny_model_dir, tmp_path):
     # 4 rows: one step of 2 processes x batch 2 sees the same rows as one process x batch 4, so the

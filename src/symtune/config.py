@@ -96,14 +96,6 @@ def _field_type(cls, dotted: str):
     return tp
 
 
-def _keys(cls, prefix: str = "") -> list[str]:
-    out = []
-    for f in dataclasses.fields(cls):
-        tp = _hints(cls)[f.name]
-        out += _keys(tp, prefix + f.name + ".") if _is_config(tp) else [prefix + f.name]
-    return out
-
-
 def _prepare(cls, data: dict, source: str, prefix: str = "") -> dict:
     """Reject unknown keys with the valid ones listed; split 'a,b' strings given to list fields."""
     if not isinstance(data, dict):
@@ -245,9 +237,9 @@ def from_dict(cls, data: dict, source: str = "config"):
     return resolve(cls, [(source, data)])
 
 
-def resolve_config(cls, yaml_path: str | Path | None = None, overrides: dict | None = None, base: dict | None = None):
-    """defaults < base (e.g. a preset) < YAML < overrides (None values in overrides are ignored)."""
-    layers = [("preset", base or {})]
+def resolve_config(cls, yaml_path: str | Path | None = None, overrides: dict | None = None):
+    """defaults < YAML < overrides (None values in overrides are ignored)."""
+    layers = []
     if yaml_path:
         layers.append((str(yaml_path), load_yaml(yaml_path)))
     layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))

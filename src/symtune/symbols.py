@@ -105,9 +105,6 @@ class SymbolPool:
     def all_symbols(self) -> list[str]:
         return [_render(f, v) for f in self.families for v in self._members[f]]
 
-    def draw_one(self, rng: random.Random) -> str:
-        return self._draw(rng)[0]
-
     def _draw(self, rng: random.Random) -> tuple[str, str]:
         family = self.families[rng.randrange(len(self.families))]
         members = self._members[family]
