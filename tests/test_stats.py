@@ -109,3 +109,36 @@ def test_score_interval_helpers():
     assert lo < 0.1 < hi and hi - lo == pytest.approx(2 * 1.96 * math.sqrt((0.3 - 0.01) / 1000), rel=0.05)
     with pytest.raises(ValueError):
         paired_interval([])
+
+
+def test_one_correctness_rule_behind_metrics_diagnostics_and_report():
+    """results.json, the diagnostics and the report's pairing judge a row by one rule (row_correct)."""
+    from symtune.eval.diagnostics import task_diagnostics
+    from symtune.eval.metrics import row_correct, task_metrics
+
+    rows = [
+        {"options": ["a", "b"], "gold": 0, "pred": 0, "pred_norm": 1, "generation": "b"},
+        {"options": ["a", "b"], "gold": 1, "pred": 1, "pred_norm": 1, "generation": "b"},
+        {"options": ["a", "b"], "gold": 1, "pred": 0, "pred_norm": 1, "generation": "zz"},
+    ]
+    assert [row_correct(r, "acc") for r in rows] == [True, True, False]
+    assert [row_correct(r, "acc_norm") for r in rows] == [False, True, True]
+    assert [row_correct(r, "acc_gen") for r in rows] == [False, True, False]  # "zz" matches no option
+    for metric in ("acc", "acc_norm", "acc_gen"):
+        m = task_metrics(rows, metric)
+        share = sum(row_correct(r, metric) for r in rows) / 3
+        assert m[metric] == pytest.approx(share)
+        assert task_diagnostics(rows, metric)["acc"] == pytest.approx(share)
+    # a row scored without generation is judged by its ranking, as task_metrics falls back to acc
+    assert row_correct({"options": ["a"], "gold": 0, "pred": 0}, "acc_gen") is True
+    assert row_correct({"options": ["a"], "gold": 0}, "acc") is None  # nothing to judge: not "wrong"
+    assert row_correct({"options": [], "gold": "1 2", "generation": "1 2"}) is True  # open-ended: exact match
+    assert row_correct({"options": [], "gold": "1 2"}) is None
+
+
+def test_wilson_is_the_ci95_of_results():
+    from symtune.eval.metrics import task_metrics
+
+    rows = [{"options": ["a", "b"], "gold": 0, "pred": int(i % 3 == 0), "pred_norm": 0} for i in range(9)]
+    k = sum(r["pred"] == 0 for r in rows)
+    assert task_metrics(rows, "acc")["ci95"] == list(wilson(k / 9, 9))

@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from symtune.eval.diagnostics import prediction
+from symtune.eval.metrics import row_correct
+from symtune.eval.stats import mean_of
 
 
 def slope_weights(props: list[float]) -> dict[float, float]:
@@ -52,7 +53,7 @@ def query_curves(rows: list[dict], metric: str = "acc") -> dict[int, dict[float,
     for r in rows:
         p = _prop(r)
         if p is not None and r.get("options"):
-            out[r["doc_id"]][p] = int(prediction(r, metric) == r["gold"])
+            out[r["doc_id"]][p] = int(bool(row_correct(r, metric)))
     return dict(out)
 
 
@@ -81,10 +82,10 @@ def flip_curve_summary(rows_by_task: dict[str, list[dict]], metric: str = "acc")
     out: dict = {"tasks": tasks}
     if tasks:
         keys = sorted({k for t in tasks.values() for k in t["acc"]}, key=float)
-        out["mean"] = {k: _mean([t["acc"].get(k) for t in tasks.values()]) for k in keys}
-        out["slope"] = _mean([t["slope"] for t in tasks.values()])
-        out["natural"] = _mean([t.get("natural") for t in tasks.values()])
-        out["flipped_paper"] = _mean([t.get("flipped_paper") for t in tasks.values()])
+        out["mean"] = {k: mean_of([t["acc"].get(k) for t in tasks.values()]) for k in keys}
+        out["slope"] = mean_of([t["slope"] for t in tasks.values()])
+        out["natural"] = mean_of([t.get("natural") for t in tasks.values()])
+        out["flipped_paper"] = mean_of([t.get("flipped_paper") for t in tasks.values()])
     return out
 
 
@@ -95,20 +96,15 @@ def k_curve_summary(rows_by_task: dict[str, list[dict]], metric: str = "acc") ->
         for r in rows:
             m = re.fullmatch(r"(.+)@k(\d+)", str(r.get("setting", "")))
             if m and r.get("options"):
-                groups[(m.group(1), int(m.group(2)))].append(int(prediction(r, metric) == r["gold"]))
+                groups[(m.group(1), int(m.group(2)))].append(int(bool(row_correct(r, metric))))
         for (setting, k), cs in groups.items():
             acc[setting][k][task] = sum(cs) / len(cs)
     out: dict = {}
     for setting, by_k in acc.items():
-        out[setting] = {"k": sorted(by_k), "mean": [_mean(list(by_k[k].values())) for k in sorted(by_k)],
+        out[setting] = {"k": sorted(by_k), "mean": [mean_of(list(by_k[k].values())) for k in sorted(by_k)],
                         "tasks": {t: [by_k[k].get(t) for k in sorted(by_k)]
                                   for t in sorted({t for v in by_k.values() for t in v})}}
     return out
-
-
-def _mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
 
 
 def curves(rows_by_file: dict, metric: str = "acc") -> dict:

@@ -30,21 +30,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from symtune.eval.metrics import gen_pred
+from symtune.eval.metrics import prediction, row_correct
 
 FAMILIES = ("int", "letters", "word")
 DIAGNOSED_SUITES = ("icl", "flipped")
-
-
-def prediction(row: dict, metric: str = "acc") -> int | None:
-    """The predicted option index under a metric (None for open-ended rows)."""
-    if not row.get("options"):
-        return None
-    if metric == "acc_gen" and row.get("generation") is not None:
-        return gen_pred(row)
-    if metric == "acc_norm":
-        return row.get("pred_norm")
-    return row.get("pred")
 
 
 def _share(k: int, n: int) -> float | None:
@@ -56,7 +45,7 @@ def task_diagnostics(rows: list[dict], metric: str = "acc") -> dict:
     rows = [r for r in rows if r.get("options")]
     n = len(rows)
     preds = [prediction(r, metric) for r in rows]
-    correct = [p == r["gold"] for p, r in zip(preds, rows)]
+    correct = [bool(row_correct(r, metric)) for r in rows]
     out: dict = {"n": n, "acc": _share(sum(correct), n),
                  "majority_share": _share(Counter(preds).most_common(1)[0][1], n) if n else None}
     shown = [(r.get("meta") or {}).get("shown") for r in rows]
@@ -101,8 +90,8 @@ def perm_control(original: list[dict], permuted: list[dict], metric: str = "acc"
     n = len(pairs)
     po = [prediction(o, metric) for o, _ in pairs]
     pp = [prediction(p, metric) for _, p in pairs]
-    acc_o = sum(x == o["gold"] for x, (o, _) in zip(po, pairs)) / n
-    acc_p = sum(x == p["gold"] for x, (_, p) in zip(pp, pairs)) / n
+    acc_o = sum(bool(row_correct(o, metric)) for o, _ in pairs) / n
+    acc_p = sum(bool(row_correct(p, metric)) for _, p in pairs) / n
 
     def symbol(row, i):
         return row["options"][i] if i is not None and 0 <= i < len(row["options"]) else None

@@ -13,23 +13,13 @@ summary: setting -> unweighted mean of the primary metric over tasks ("acc" with
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 
 from symtune.eval.config import ICL_SETTINGS
+from symtune.eval.stats import wilson
 
 SUMMARY_KEYS = ICL_SETTINGS + ("flipped", "list_functions", "simp_turing_concept")
 SUMMARY_SUITES = ("icl", "flipped", "algorithmic")
-
-
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> list[float]:
-    if n == 0:
-        return [0.0, 1.0]
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def gen_pred(row: dict) -> int | None:
@@ -43,14 +33,26 @@ def gen_pred(row: dict) -> int | None:
     return -1
 
 
-def row_correct(row: dict, metric: str) -> bool:
-    if not row["options"]:  # open-ended
-        return row.get("generation") == row["gold"]
-    if metric == "acc":
-        return row["pred"] == row["gold"]
+def prediction(row: dict, metric: str = "acc") -> int | None:
+    """The predicted option index under a metric (None for open-ended rows). A row scored without
+    generation is judged by its ranking under acc_gen, as task_metrics does for such a task."""
+    if not row.get("options"):
+        return None
+    if metric == "acc_gen" and row.get("generation") is not None:
+        return gen_pred(row)
     if metric == "acc_norm":
-        return row["pred_norm"] == row["gold"]
-    return gen_pred(row) == row["gold"]
+        return row.get("pred_norm")
+    return row.get("pred")
+
+
+def row_correct(row: dict, metric: str = "acc") -> bool | None:
+    """The one rule for "is this sample row right" (metrics, diagnostics, curves, the report):
+    None when the row lacks what the metric needs."""
+    if not row.get("options"):  # open-ended: exact match of the trimmed generation
+        g = row.get("generation")
+        return None if g is None else g == row["gold"]
+    p = prediction(row, metric)
+    return None if p is None else p == row["gold"]
 
 
 def task_metrics(rows: list[dict], primary: str) -> dict:
@@ -58,7 +60,7 @@ def task_metrics(rows: list[dict], primary: str) -> dict:
     open_ended = bool(rows) and not rows[0]["options"]
     out: dict = {}
     if open_ended:
-        k = sum(row_correct(r, "acc_gen") for r in rows)
+        k = sum(bool(row_correct(r, "acc_gen")) for r in rows)
         out["acc"] = k / n if n else 0.0
         out["acc_norm"] = None
         out["acc_gen"] = out["acc"]
@@ -66,18 +68,15 @@ def task_metrics(rows: list[dict], primary: str) -> dict:
         chance = 0.0
         k_primary = k
     else:
-        for m in ("acc", "acc_norm"):
-            out[m] = sum(row_correct(r, m) for r in rows) / n if n else 0.0
-        generated = any(r.get("generation") is not None for r in rows)
-        if generated:
-            out["acc_gen"] = sum(row_correct(r, "acc_gen") for r in rows) / n if n else 0.0
+        generated = any(r.get("generation") is not None for r in rows)  # --scoring generate: every row
+        for m in ("acc", "acc_norm") + (("acc_gen",) if generated else ()):
+            out[m] = sum(bool(row_correct(r, m)) for r in rows) / n if n else 0.0
         use = primary if (primary != "acc_gen" or generated) else "acc"
-        k_primary = sum(row_correct(r, use) for r in rows)
-        preds = [gen_pred(r) if use == "acc_gen" else (r["pred_norm"] if use == "acc_norm" else r["pred"])
-                 for r in rows]
+        k_primary = sum(bool(row_correct(r, use)) for r in rows)
+        preds = [prediction(r, use) for r in rows]
         chance = 1.0 / len(rows[0]["options"]) if rows else 0.0
     out["n"] = n
-    out["ci95"] = wilson(k_primary, n)
+    out["ci95"] = list(wilson(k_primary / n, n)) if n else [0.0, 1.0]
     out["chance"] = chance
     out["majority_share"] = (Counter(preds).most_common(1)[0][1] / n) if n else 0.0
     out["n_shortened"] = sum(bool(r.get("meta", {}).get("shortened")) for r in rows)

@@ -4,7 +4,9 @@
     units = pair_rows(base_rows, tuned_rows, correct)          # one Unit per query both evaluated
     iv = paired_interval(units)                                 # iv.delta, iv.ci, iv.n, iv.clusters
 
-Used by `symtune report` (from samples files only). The statistic is the report's: the unweighted
+The one home of symtune's statistics: the Wilson interval behind every results.json ci95
+(`eval/metrics.py`), `mean_of`, and the paired intervals `symtune report` and `scripts/sweep.py`
+compute from samples files only. The statistic is the report's: the unweighted
 mean over tasks of each task's mean of (tuned - base), a unit being one query of one task (its value
 0/1 for accuracy, or any bounded number, e.g. a query's flip-curve slope).
 
@@ -89,6 +91,12 @@ def wilson(p: float, n: float, z: float = Z95) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_of(xs) -> float | None:
+    """Mean of the values that are present (None skipped); None when none is."""
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
 
 
 def mover_guard(m_pos: float, m_neg: float, n: float, z: float = Z95) -> tuple[float, float]:

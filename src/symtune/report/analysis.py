@@ -3,17 +3,17 @@
 The mean of a setting is the unweighted mean of per-task accuracies (the paper's Table 1). The interval
 of the delta is computed per task and combined over tasks (the tasks are independent):
 
-* paired: when base and tuned samples_<suite>_<task>.jsonl hold the same queries (same doc_id and
-  prompt_hash), the per-query differences d = correct_tuned - correct_base give
-  var_t = var(d, ddof=1) / n_t, and the interval is delta +- 1.96 * sqrt(sum_t var_t) / T;
-* unpaired: otherwise the per-task standard errors come from the results' ci95 ((hi - lo) / 3.92, or the
-  binomial sqrt(p (1 - p) / n) when ci95 is absent) and var_t = se_base^2 + se_tuned^2.
-The paired interval is narrower when base and tuned agree on most queries, as they usually do.
-
-* clustered (used whenever every task pairs): the paired cluster bootstrap of symtune.eval.stats over
-  source items (queries that show one utterance in several tasks count once), hulled with a
-  small-sample score guard; `Comparison.clusters` is reported next to `n_paired`. The two kinds
-  above remain the fallbacks when samples are missing or do not match.
+* clustered (whenever every task pairs: base and tuned samples_<suite>_<task>.jsonl hold the same
+  queries, same doc_id and prompt_hash, pairing done by symtune.eval.stats.pair_rows): the paired
+  cluster bootstrap of symtune.eval.stats over source items (queries that show one utterance in
+  several tasks count once), hulled with a small-sample score guard; `Comparison.clusters` is
+  reported next to `n_paired`;
+* otherwise per task, combined over tasks: a task that pairs gives var_t = var(d, ddof=1) / n_t from
+  its per-query differences d = correct_tuned - correct_base, one that does not gives
+  var_t = se_base^2 + se_tuned^2 from the results' ci95 ((hi - lo) / 3.92, or the binomial
+  sqrt(p (1 - p) / n) when ci95 is absent); the interval is delta +- 1.96 * sqrt(sum_t var_t) / T
+  ("unpaired" when no task pairs, else "mixed").
+Correctness of a row is symtune.eval.metrics.row_correct, the rule results.json was computed by.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from symtune.eval.metrics import row_correct
+from symtune.eval.stats import Z95, mean_of
 from symtune.report.load import Eval, Run
 
-Z95 = 1.959964
 
 
 def frac(x) -> float | None:
@@ -65,68 +66,6 @@ def task_ci(m: dict, metric: str) -> tuple[float, float] | None:
     return max(0.0, p - Z95 * se), min(1.0, p + Z95 * se)
 
 
-def _correct(row: dict, metric: str) -> bool | None:
-    gold = row.get("gold")
-    if metric == "acc_norm":
-        pred = row.get("pred_norm", row.get("pred"))
-        return None if pred is None else pred == gold
-    if metric == "acc_gen":
-        gen = row.get("generation")
-        if gen is None:
-            return None
-        options = row.get("options")
-        target = options[gold] if isinstance(gold, int) and isinstance(options, list) and 0 <= gold < len(options) else gold
-        return str(gen).strip() == str(target).strip()
-    pred = row.get("pred")
-    return None if pred is None else pred == gold
-
-
-def paired_differences(base: Eval, tuned: Eval, suite: str, setting: str, task: str, metric: str,
-                       acc_base: float | None = None, acc_tuned: float | None = None) -> list[int] | None:
-    """Per-query differences (-1/0/1) when both sample files hold the same queries, else None.
-
-    When the results' accuracies are given, the samples must reproduce them (otherwise the samples
-    do not match the metric and pairing is not trusted).
-    """
-    rb, rt = base.samples(suite, task), tuned.samples(suite, task)
-    if not rb or not rt:
-        return None
-
-    def index(rows):
-        out = {}
-        for r in rows:
-            if r.get("setting", setting) != setting:
-                continue
-            key = r.get("doc_id")
-            if key is None or key in out or not r.get("prompt_hash"):
-                return None
-            out[key] = r
-        return out
-
-    ib, it = index(rb), index(rt)
-    if not ib or not it or set(ib) != set(it):
-        return None
-    diffs = []
-    nb = nt = 0
-    for key, b in ib.items():
-        t = it[key]
-        if b["prompt_hash"] != t["prompt_hash"]:
-            return None
-        cb, ct = _correct(b, metric), _correct(t, metric)
-        if cb is None or ct is None:
-            return None
-        nb += cb
-        nt += ct
-        diffs.append(int(ct) - int(cb))
-    n = len(diffs)
-    tol = 1.0 / (2 * n) if n else 0
-    if acc_base is not None and abs(nb / n - acc_base) > tol:
-        return None
-    if acc_tuned is not None and abs(nt / n - acc_tuned) > tol:
-        return None
-    return diffs
-
-
 def paired_units(base: Eval, tuned: Eval, suite: str, setting: str, task: str, metric: str,
                  acc_base: float | None = None, acc_tuned: float | None = None) -> list | None:
     """stats.Unit per query of one task and setting (0/1 correctness, clustered by meta.source), or
@@ -140,7 +79,7 @@ def paired_units(base: Eval, tuned: Eval, suite: str, setting: str, task: str, m
     rt = [r for r in rt if r.get("setting", setting) == setting]
 
     def value(row):
-        c = _correct(row, metric)
+        c = row_correct(row, metric)
         return None if c is None else float(c)
 
     units = pair_rows(rb, rt, value, task=task)
@@ -162,7 +101,7 @@ class Comparison:
     base_se: float | None = None  # standard error of the mean (for error bars)
     tuned_se: float | None = None
     ci: tuple[float, float] | None = None  # 95% interval of tuned - base
-    method: str = ""  # "clustered" | "paired" | "unpaired" | "mixed" | ""
+    method: str = ""  # "clustered" | "unpaired" | "mixed" (paired where a task's samples match) | ""
     n_paired: int = 0  # queries paired
     clusters: int = 0  # distinct source items among them (method "clustered")
     n_eff: float | None = None  # Kish effective number of clusters
@@ -177,11 +116,6 @@ class Comparison:
         if self.base is None or self.tuned is None:
             return None
         return self.tuned - self.base
-
-
-def _mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
 
 
 def _se_of_mean(ses):
@@ -208,55 +142,49 @@ def compare(run: Run, suite: str, setting: str, metric: str = "acc", tasks: list
         tt = {k: tt[k] for k in common}
     c.tasks = list(tb or tt)
     if tb:
-        c.base = _mean(task_acc(m, metric) for m in tb.values())
+        c.base = mean_of(task_acc(m, metric) for m in tb.values())
         c.base_se = _se_of_mean([task_se(m, metric) for m in tb.values()])
     if tt:
-        c.tuned = _mean(task_acc(m, metric) for m in tt.values())
+        c.tuned = mean_of(task_acc(m, metric) for m in tt.values())
         c.tuned_se = _se_of_mean([task_se(m, metric) for m in tt.values()])
     chances = [frac(m.get("chance")) for m in (tb or tt).values()]
-    c.chance = _mean(chances)
+    c.chance = mean_of(chances)
     if tasks is None and not tb and not tt:  # no per-task numbers: fall back to the summary
         for side, ev in (("base", run.base), ("tuned", run.tuned)):
             if ev is not None and frac(ev.summary.get(setting)) is not None:
                 setattr(c, side, frac(ev.summary.get(setting)))
                 c.from_summary = True
-    if tb and tt and run.base is not None and run.tuned is not None:
-        all_units: list | None = []
-        for k in c.tasks:
-            u = paired_units(run.base, run.tuned, suite, setting, k, metric, task_acc(tb[k], metric),
-                             task_acc(tt[k], metric))
-            if u is None:
-                all_units = None
-                break
-            all_units += u
-        if all_units and c.delta is not None:
-            from symtune.eval.stats import paired_interval
+    if not (tb and tt):
+        return c
+    units = {k: (paired_units(run.base, run.tuned, suite, setting, k, metric, task_acc(tb[k], metric),
+                              task_acc(tt[k], metric)) if run.base is not None and run.tuned is not None else None)
+             for k in c.tasks}
+    if all(units.values()) and c.delta is not None:  # every task pairs: the clustered interval
+        from symtune.eval.stats import paired_interval
 
-            iv = paired_interval(all_units)
-            c.ci, c.method, c.n_paired, c.clusters, c.n_eff = iv.ci, "clustered", iv.n, iv.clusters, iv.n_eff
-            return c
-    if tb and tt:
-        variances, kinds = [], set()
-        for k in c.tasks:
-            ab, at = task_acc(tb[k], metric), task_acc(tt[k], metric)
-            diffs = paired_differences(run.base, run.tuned, suite, setting, k, metric, ab, at)
-            if diffs is not None and len(diffs) > 1:
-                d_mean = sum(diffs) / len(diffs)
-                var = sum((d - d_mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs)
-                kinds.add("paired")
-                c.n_paired += len(diffs)
-            else:
-                sb, st = task_se(tb[k], metric), task_se(tt[k], metric)
-                if sb is None or st is None:
-                    variances = None
-                    break
-                var = sb * sb + st * st
-                kinds.add("unpaired")
-            variances.append(var)
-        if variances is not None and c.delta is not None:
-            half = Z95 * math.sqrt(sum(variances)) / len(variances)
-            c.ci = (c.delta - half, c.delta + half)
-            c.method = kinds.pop() if len(kinds) == 1 else "mixed"
+        iv = paired_interval([u for k in c.tasks for u in units[k]])
+        c.ci, c.method, c.n_paired, c.clusters, c.n_eff = iv.ci, "clustered", iv.n, iv.clusters, iv.n_eff
+        return c
+    # some task does not pair: per-task variances, paired where that task's samples match
+    variances, kinds = [], set()
+    for k in c.tasks:
+        diffs = [u.tuned - u.base for u in units[k]] if units[k] else None
+        if diffs is not None and len(diffs) > 1:
+            d_mean = sum(diffs) / len(diffs)
+            var = sum((d - d_mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs)
+            kinds.add("paired")
+            c.n_paired += len(diffs)
+        else:
+            sb, st = task_se(tb[k], metric), task_se(tt[k], metric)
+            if sb is None or st is None:
+                return c
+            var = sb * sb + st * st
+            kinds.add("unpaired")
+        variances.append(var)
+    if c.delta is not None:
+        half = Z95 * math.sqrt(sum(variances)) / len(variances)
+        c.ci = (c.delta - half, c.delta + half)
+        c.method = "unpaired" if kinds == {"unpaired"} else "mixed"
     return c
 
 

@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 from symtune.eval.curves import flip_curve_summary, k_curve_summary, query_curves, slope_range, slope_weights
-from symtune.eval.diagnostics import perm_control, prediction, task_diagnostics
-from symtune.eval.stats import PairedInterval, Unit, cluster_of, paired_interval
+from symtune.eval.diagnostics import perm_control, task_diagnostics
+from symtune.eval.metrics import row_correct
+from symtune.eval.stats import PairedInterval, Unit, cluster_of, mean_of, paired_interval
 from symtune.report.analysis import paired_units, task_acc
 from symtune.report.load import Eval, Run
 
@@ -84,11 +85,6 @@ def intervals(run: Run, metric: str = "acc") -> list[dict]:
 
 
 # ---------------------------------------------------------------- diagnostics
-def _mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
-
-
 def diagnostics_summary(ev: Eval | None, metric: str = "acc") -> dict:
     """(suite, setting) -> {"mean": ..., "pooled": ..., "tasks": {task: diagnostics}}."""
     out: dict = {}
@@ -103,7 +99,7 @@ def diagnostics_summary(ev: Eval | None, metric: str = "acc") -> dict:
                 pooled_rows += rows
         if not per_task:
             continue
-        mean = {k: _mean([d.get(k) for d in per_task.values()])
+        mean = {k: mean_of([d.get(k) for d in per_task.values()])
                 for k in ("acc", "majority_share", "copy_last", "copy_last_gold")}
         out[(suite, setting)] = {"mean": mean, "pooled": task_diagnostics(pooled_rows, metric), "tasks": per_task}
     return out
@@ -117,7 +113,7 @@ def _balanced(orig: list[dict], perm: list[dict], task: str, metric: str) -> dic
     for r in perm:
         o = by_doc.get(r["doc_id"])
         if o is not None:
-            v = (float(prediction(o, metric) == o["gold"]) + float(prediction(r, metric) == r["gold"])) / 2
+            v = (float(bool(row_correct(o, metric))) + float(bool(row_correct(r, metric)))) / 2
             out[(task, r["doc_id"])] = (cluster_of(o, task), v, o.get("prompt_hash"))
     return out
 
@@ -142,7 +138,7 @@ def perm_summary(run: Run, metric: str = "acc") -> dict:
                     per_task[task] = d
                     balanced.setdefault(side, {}).update(_balanced(orig, perm, task, metric))
             if per_task:
-                entry[side] = {k: _mean([d[k] for d in per_task.values()]) for k in keys}
+                entry[side] = {k: mean_of([d[k] for d in per_task.values()]) for k in keys}
                 entry[side]["n"] = sum(d["n"] for d in per_task.values())
         b, t = balanced.get("base", {}), balanced.get("tuned", {})
         if b and t and set(b) == set(t) and all(b[k][2] == t[k][2] for k in b):

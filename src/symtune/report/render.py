@@ -122,10 +122,6 @@ def table1(runs: list[Run], metric: str = "acc") -> tuple[Table, list[str]]:
             bits.append("Δ interval: paired cluster bootstrap over source items (a query's base and tuned answers "
                         "together; an utterance shared by several tasks counts once), hulled with a small-sample "
                         f"score guard; queries/clusters per setting: {sizes}")
-        elif methods == ["paired"]:
-            n = max(c.n_paired for c in cs)
-            bits.append(f"Δ interval paired over queries (same prompt_hash in base and tuned samples, "
-                        f"up to {n} queries per setting)")
         elif methods == ["unpaired"]:
             bits.append("Δ interval from a normal approximation of the per-task 95% CIs (no paired samples)")
         elif methods:
