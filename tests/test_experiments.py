@@ -35,3 +35,21 @@ def test_finalist_runs_the_test_evaluation(path, tmp_path):
     validate_stages(cfg, tmp_path / path.stem)
     assert f"symtune run --config experiments/test/{path.stem}.yaml" in path.read_text(encoding="utf-8")
     assert stage_hashes(cfg)["eval_base"] == stage_hashes(resolve_run(str(FINALISTS[0])))["eval_base"]
+
+
+I21 = sorted((Path(__file__).parent.parent / "experiments" / "i21").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", I21, ids=[p.stem for p in I21])
+def test_issue21_arm_uses_the_issue21_dev_protocol(path, tmp_path):
+    """experiments/i21/: every arm is scored on one dev protocol (4 settings, 80 queries, permutation
+    control), so one cached base dev evaluation serves all of them and their deltas pair."""
+    from symtune.pipeline import stage_hashes, validate_stages
+    from symtune.run_config import resolve_run
+
+    cfg = resolve_run(str(path))
+    assert cfg.eval.split == "dev" and cfg.eval.dev_limit == 80 and cfg.eval.permutation_control
+    assert set(cfg.eval.dev_settings) == {"instr+labels", "labels", "instr+symbols", "symbols"}
+    validate_stages(cfg, tmp_path / path.stem)
+    assert f"symtune run --config experiments/i21/{path.stem}.yaml --out runs/i21_" in path.read_text(encoding="utf-8")
+    assert stage_hashes(cfg)["eval_base"] == stage_hashes(resolve_run(str(I21[0])))["eval_base"]
