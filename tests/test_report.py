@@ -147,13 +147,14 @@ def test_missing_parts_are_reported(tmp_path):
     assert not (tmp_path / "data_exemplars.png").exists()
 
 
-def test_tolerant_loader_flat_stats_damaged_and_bare_folders(tmp_path):
+def test_loader_reads_symtunes_layout_and_names_damaged_or_foreign_files(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(CONTROL, run)
     (run / "data").mkdir()
     (run / "data" / "stats.json").write_text(json.dumps(
-        {"n_prompts": 10, "tasks": {"sst2": 10}, "exemplars_per_class": {"2": 4, "3": 6},
-         "symbol_families": {"int": 20}, "shortened": 1, "label_mode": "random", "symbol_fraction": 1.0}))
+        {"config": {"label_mode": "random", "symbol_fraction": 1.0},
+         "stats": {"n_prompts": 10, "tasks": {"sst2": 10}, "exemplars_per_class": {"2": 4, "3": 6},
+                   "symbol_families": {"int": 20}, "shortened_prompts": 1}}))
     (run / "run.json").write_text("{not json")
     (run / "train" / "log.jsonl").write_text('{"step": 1, "loss": 2.0, "lr": null}\n{"step": 2, "loss": 1.5}\n')
     out = tmp_path / "out"
@@ -162,8 +163,13 @@ def test_tolerant_loader_flat_stats_damaged_and_bare_folders(tmp_path):
     assert "run.json unreadable" in md and "| label mode | random |" in md
     assert (out / "data_exemplars.png").is_file() and (out / "loss.png").is_file()
     # a bare evaluation folder is accepted (tuned column only)
+    assert "| prompts shortened to fit | 1 |" in md
     summary_md = summary_table_markdown([ST / "eval_tuned"])
     assert "| Instr + labels | – |" in summary_md
+    # a statistics file in a layout symtune never writes is named as such, not guessed at
+    (run / "data" / "stats.json").write_text(json.dumps({"n_prompts": 10, "tasks": {"sst2": 10}}))
+    build_report([run], out=tmp_path / "out2")
+    assert "data/stats.json does not hold the 'stats'" in (tmp_path / "out2" / "report.md").read_text()
 
 
 def test_stale_pngs_removed(tmp_path):

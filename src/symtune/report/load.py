@@ -160,27 +160,13 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
     run.tuned = _load_eval(p / "eval_tuned", run, "tuned evaluation")
     data = p / "data"
     stats = _read_json(data / "stats.json", run, "tuning-data statistics")
-    if stats is not None and isinstance(stats.get("stats"), dict):
-        # `symtune data` layout: {"config", "stats", "provenance", "tasks"}
-        run.data_stats = stats["stats"]
-        if isinstance(stats.get("config"), dict):
-            run.data_config = stats["config"]
-    else:
-        run.data_stats = stats
-    for name in ("config.json", "config.yaml", "config.yml"):
-        c = data / name
-        if c.is_file() and run.data_config is None:
-            if name.endswith(".json"):
-                run.data_config = _read_json(c, run, "tuning-data config")
-            else:
-                try:
-                    import yaml
-
-                    doc = yaml.safe_load(c.read_text(encoding="utf-8"))
-                    run.data_config = doc if isinstance(doc, dict) else None
-                except Exception as e:  # noqa: BLE001 - a damaged config is reported, not fatal
-                    run.missing.append(f"tuning-data config (data/{name} unreadable: {str(e).splitlines()[0]})")
-            break
+    if stats is not None:  # what `symtune data` writes: {"config", "stats", "provenance", ...}
+        if isinstance(stats.get("stats"), dict):
+            run.data_stats = stats["stats"]
+            run.data_config = stats["config"] if isinstance(stats.get("config"), dict) else None
+        else:
+            run.missing.append("tuning-data statistics (data/stats.json does not hold the 'stats' that "
+                               "`symtune data` writes)")
     return _check(run)
 
 

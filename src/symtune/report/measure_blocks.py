@@ -11,30 +11,10 @@ are the report's own (imported when called, as render imports this module).
 from __future__ import annotations
 
 from symtune.report import measure_plots
+from symtune.report.fmt import DASH, SHORT_NAMES, interval, num, pct, signed
 from symtune.report.load import Run
 from symtune.report.measures import (DIAG_SETTINGS, diagnostics_summary, flip_summary, intervals, k_summary,
                                      perm_summary, split_of)
-
-DASH = "–"
-NAMES = {"instr+labels": "Instr + labels", "labels": "Labels only", "instr+symbols": "Instr + symbols",
-         "symbols": "Symbols only", "flipped": "Flipped (paper)"}
-
-
-def _pct(x) -> str:
-    return DASH if x is None else f"{100 * x:.1f}"
-
-
-def _signed(x) -> str:
-    return DASH if x is None else f"{100 * x:+.1f}"
-
-
-def _ci(ci) -> str:
-    return DASH if ci is None else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
-
-
-def _num(x, unit: float = 1.0, fmt: str = "{:+.2f}") -> str:
-    return DASH if x is None else fmt.format(round(x * unit, 6) + 0.0)  # + 0.0: no "-0.00"
-
 
 def _who(runs: list[Run], r: Run) -> str:
     return f" — {r.label}" if len(runs) > 1 else ""
@@ -72,8 +52,8 @@ def _intervals_blocks(runs: list[Run], metric: str) -> list:
         rows = []
         for e in intervals(r, metric):
             iv, naive = e["iv"], e["naive"]
-            rows.append([NAMES.get(e["setting"], e["setting"]), _pct(iv.base), _pct(iv.tuned), _signed(iv.delta),
-                         _ci(iv.ci), str(iv.n), str(iv.clusters), f"{iv.n_eff:.0f}", _ci(naive.ci)])
+            rows.append([SHORT_NAMES.get(e["setting"], e["setting"]), pct(iv.base), pct(iv.tuned), signed(iv.delta),
+                         interval(iv.ci), str(iv.n), str(iv.clusters), f"{iv.n_eff:.0f}", interval(naive.ci)])
         if rows:
             any_rows = True
             if len(runs) > 1:
@@ -87,7 +67,7 @@ def _intervals_blocks(runs: list[Run], metric: str) -> list:
 
 def _fam(d: dict, fam: str, key: str) -> str:
     f = (d.get("by_family") or {}).get(fam)
-    return _pct(f.get(key)) if f else DASH
+    return pct(f.get(key)) if f else DASH
 
 
 def _diag_blocks(runs: list[Run], metric: str) -> list:
@@ -117,19 +97,19 @@ def _diag_blocks(runs: list[Run], metric: str) -> list:
                 ln = p.get("by_length") or {}
                 eq, un = ln.get("equal") or {}, ln.get("unequal") or {}
                 fams = p.get("by_family")
-                rows.append([NAMES.get(setting, setting), side, _pct(m["acc"]), _pct(m["majority_share"]),
-                             f"{_pct(m['copy_last'])} ({_pct(m['copy_last_gold'])})"]
+                rows.append([SHORT_NAMES.get(setting, setting), side, pct(m["acc"]), pct(m["majority_share"]),
+                             f"{pct(m['copy_last'])} ({pct(m['copy_last_gold'])})"]
                             + ([_fam(p, f, "acc") for f in ("int", "letters", "word")] if fams else [DASH] * 3)
                             + ([f"{_fam(p, f, 'pred_share')} ({_fam(p, f, 'option_share')})"
                                 for f in ("int", "letters", "word")] if fams else [DASH] * 3)
-                            + [_pct(eq.get("acc")) + (f" (n {eq['n']})" if eq.get("n") else ""),
-                               _pct(un.get("acc")) + (f" (n {un['n']})" if un.get("n") else ""),
-                               f"{_pct(un.get('pred_shortest'))} ({_pct(un.get('shortest_share'))})"
+                            + [pct(eq.get("acc")) + (f" (n {eq['n']})" if eq.get("n") else ""),
+                               pct(un.get("acc")) + (f" (n {un['n']})" if un.get("n") else ""),
+                               f"{pct(un.get('pred_shortest'))} ({pct(un.get('shortest_share'))})"
                                if un.get("n") else DASH])
                 for task, d in s["tasks"].items():
-                    task_rows.append([task, NAMES.get(setting, setting), side, str(d["n"]), _pct(d["acc"]),
-                                      _pct(d["majority_share"]), _pct(d.get("copy_last")),
-                                      _pct(d.get("copy_last_gold"))]
+                    task_rows.append([task, SHORT_NAMES.get(setting, setting), side, str(d["n"]), pct(d["acc"]),
+                                      pct(d["majority_share"]), pct(d.get("copy_last")),
+                                      pct(d.get("copy_last_gold"))]
                                      + [f"{_fam(d, f, 'acc')} / {_fam(d, f, 'pred_share')}"
                                         for f in ("int", "letters", "word")])
         if rows:
@@ -166,13 +146,13 @@ def _perm_blocks(runs: list[Run], metric: str) -> list:
             for side in ("base", "tuned"):
                 if side in e:
                     m = e[side]
-                    rows.append([NAMES.get(setting, setting), side, str(m["n"]), _pct(m["acc_original"]),
-                                 _pct(m["acc_permuted"]), _pct(m["acc_balanced"]), _pct(m["same_class"]),
-                                 _pct(m["same_symbol"]), DASH, DASH])
+                    rows.append([SHORT_NAMES.get(setting, setting), side, str(m["n"]), pct(m["acc_original"]),
+                                 pct(m["acc_permuted"]), pct(m["acc_balanced"]), pct(m["same_class"]),
+                                 pct(m["same_symbol"]), DASH, DASH])
             if e.get("delta_balanced"):
                 iv, _ = e["delta_balanced"]
-                rows.append([NAMES.get(setting, setting), "Δ balanced", str(iv.n), "", "", _signed(iv.delta), "", "",
-                             _ci(iv.ci), str(iv.clusters)])
+                rows.append([SHORT_NAMES.get(setting, setting), "Δ balanced", str(iv.n), "", "", signed(iv.delta), "", "",
+                             interval(iv.ci), str(iv.clusters)])
         if rows:
             if len(runs) > 1:
                 out.append(Para(f"`{r.label}`:"))
@@ -207,7 +187,7 @@ def _flip_blocks(runs: list[Run], metric: str) -> list:
         for p in props:
             b = ((s.get("base") or {}).get("mean") or {}).get(p)
             t = ((s.get("tuned") or {}).get("mean") or {}).get(p)
-            rows.append([f"{100 * float(p):.0f}%", _pct(b), _pct(t), _signed(t - b) if b is not None and t is not None
+            rows.append([f"{100 * float(p):.0f}%", pct(b), pct(t), signed(t - b) if b is not None and t is not None
                          else DASH])
         out.append(Table(["flipped", "base", "tuned", "Δ"], rows, "lrrr"))
         summ = []
@@ -222,8 +202,8 @@ def _flip_blocks(runs: list[Run], metric: str) -> list:
             if d:
                 lo, hi = d[0].ci
                 ci = f"[{dfmt.format(lo * unit)}, {dfmt.format(hi * unit)}]"
-            summ.append([name, _num(b, unit, fmt), _num(t, unit, fmt),
-                         _num(t - b, unit, dfmt) if b is not None and t is not None else DASH, ci,
+            summ.append([name, num(b, unit, fmt), num(t, unit, fmt),
+                         num(t - b, unit, dfmt) if b is not None and t is not None else DASH, ci,
                          str(d[0].n) if d else DASH, str(d[0].clusters) if d else DASH])
         out.append(Table(["measure", "base", "tuned", "Δ", "95% CI (clustered)", "n", "clusters"], summ, "lrrrrrr"))
     return out
@@ -250,7 +230,7 @@ def _k_blocks(runs: list[Run], metric: str) -> list:
             out.append(Para(f"`{r.label}`:"))
         settings = sorted({st for side in s.values() for st in side})
         ks = sorted({k for side in s.values() for c in side.values() for k in c["k"]})
-        header = ["k"] + [f"{NAMES.get(st, st)}: {side}" for st in settings for side in ("base", "tuned", "Δ")]
+        header = ["k"] + [f"{SHORT_NAMES.get(st, st)}: {side}" for st in settings for side in ("base", "tuned", "Δ")]
         rows = []
         for k in ks:
             row = [str(k)]
@@ -259,8 +239,8 @@ def _k_blocks(runs: list[Run], metric: str) -> list:
                 for side in ("base", "tuned"):
                     c = (s.get(side) or {}).get(st)
                     vals.append(c["mean"][c["k"].index(k)] if c and k in c["k"] else None)
-                row += [_pct(vals[0]), _pct(vals[1]),
-                        _signed(vals[1] - vals[0]) if None not in vals else DASH]
+                row += [pct(vals[0]), pct(vals[1]),
+                        signed(vals[1] - vals[0]) if None not in vals else DASH]
             rows.append(row)
         out.append(Table(header, rows, "l" + "r" * (len(header) - 1)))
     return out
