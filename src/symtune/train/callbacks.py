@@ -7,91 +7,89 @@ import json
 import time
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from symtune.train.folder import MARKER
 
-def _callbacks_base():
-    from transformers import TrainerCallback
 
-    return TrainerCallback
+def make_callbacks(log_path: Path, png_path: Path, title: str):
+    """The step log (with loss.png) and the checkpoint marker, for one training folder."""
+    return StepLogCallback(log_path, png_path, title), CheckpointMarkerCallback()
 
 
+class StepLogCallback(TrainerCallback):
+    """One row per optimizer step (and per evaluation) in log.jsonl; loss.png redrawn on every save."""
 
-def make_callbacks(out: Path, log_path: Path, png_path: Path, title: str):
-    TrainerCallback = _callbacks_base()
+    def __init__(self, log_path: Path, png_path: Path, title: str):
+        self.log_path, self.png_path, self.title = log_path, png_path, title
+        self.trainer = None
+        self.t_begin = None
+        self.t_last = None
+        self.tokens_last = 0
+        self.first_loss = None
+        self.last_losses: list[float] = []
 
-    class StepLogCallback(TrainerCallback):
-        def __init__(self):
-            self.trainer = None
-            self.t_begin = None
-            self.t_last = None
-            self.tokens_last = 0
-            self.first_loss = None
-            self.last_losses: list[float] = []
+    def on_train_begin(self, args, state, control, **kw):
+        self.t_begin = self.t_last = time.perf_counter()
+        self.tokens_last = state.num_input_tokens_seen
+        self.elapsed_before = 0.0
+        if self.log_path.is_file() and state.global_step > 0:
+            from symtune.provenance import read_jsonl
 
-        def on_train_begin(self, args, state, control, **kw):
-            self.t_begin = self.t_last = time.perf_counter()
-            self.tokens_last = state.num_input_tokens_seen
-            self.elapsed_before = 0.0
-            if log_path.is_file() and state.global_step > 0:
-                from symtune.provenance import read_jsonl
+            rows = [r for r in read_jsonl(self.log_path) if r.get("step", 0) <= state.global_step]
+            if rows:
+                self.elapsed_before = max(r.get("elapsed_s", 0.0) for r in rows)
 
-                rows = [r for r in read_jsonl(log_path) if r.get("step", 0) <= state.global_step]
-                if rows:
-                    self.elapsed_before = max(r.get("elapsed_s", 0.0) for r in rows)
+    def on_log(self, args, state, control, logs=None, **kw):
+        if not state.is_world_process_zero or not logs:
+            return
+        now = time.perf_counter()
+        row = None
+        if "loss" in logs:
+            tokens = state.num_input_tokens_seen - self.tokens_last
+            dt = now - self.t_last
+            self.t_last, self.tokens_last = now, state.num_input_tokens_seen
+            loss = float(logs["loss"])
+            row = {"step": state.global_step, "loss": round(loss, 6),
+                   "lr": logs.get("learning_rate"), "grad_norm": _num(logs.get("grad_norm")),
+                   "tokens": tokens, "tokens_per_s": round(tokens / dt, 1) if dt > 0 else None,
+                   "supervised_tokens": getattr(self.trainer, "step_supervised_tokens", None),
+                   "step_s": round(dt, 3), "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2),
+                   "epoch": round(float(logs.get("epoch", state.epoch or 0)), 4)}
+            parts = getattr(self.trainer, "loss_parts", None)
+            if parts is not None:  # this process's split of the step loss (per supervised position)
+                row["loss_ce"] = round(parts["ce_sum"] / parts["ce_n"], 6) if parts["ce_n"] else None
+                if parts["kl_n"]:
+                    row["loss_kl"] = round(parts["kl_sum"] / parts["kl_n"], 6)
+                    row["kl_positions"] = parts["kl_n"]
+                self.trainer.reset_loss_parts()
+            if self.first_loss is None:
+                self.first_loss = loss
+            self.last_losses = (self.last_losses + [loss])[-10:]
+        elif "eval_loss" in logs:
+            row = {"step": state.global_step, "eval_loss": round(float(logs["eval_loss"]), 6),
+                   "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2)}
+        if row is not None:
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
 
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not state.is_world_process_zero or not logs:
-                return
-            now = time.perf_counter()
-            row = None
-            if "loss" in logs:
-                tokens = state.num_input_tokens_seen - self.tokens_last
-                dt = now - self.t_last
-                self.t_last, self.tokens_last = now, state.num_input_tokens_seen
-                loss = float(logs["loss"])
-                row = {"step": state.global_step, "loss": round(loss, 6),
-                       "lr": logs.get("learning_rate"), "grad_norm": _num(logs.get("grad_norm")),
-                       "tokens": tokens, "tokens_per_s": round(tokens / dt, 1) if dt > 0 else None,
-                       "supervised_tokens": getattr(self.trainer, "step_supervised_tokens", None),
-                       "step_s": round(dt, 3), "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2),
-                       "epoch": round(float(logs.get("epoch", state.epoch or 0)), 4)}
-                parts = getattr(self.trainer, "loss_parts", None)
-                if parts is not None:  # this process's split of the step loss (per supervised position)
-                    row["loss_ce"] = round(parts["ce_sum"] / parts["ce_n"], 6) if parts["ce_n"] else None
-                    if parts["kl_n"]:
-                        row["loss_kl"] = round(parts["kl_sum"] / parts["kl_n"], 6)
-                        row["kl_positions"] = parts["kl_n"]
-                    self.trainer.reset_loss_parts()
-                if self.first_loss is None:
-                    self.first_loss = loss
-                self.last_losses = (self.last_losses + [loss])[-10:]
-            elif "eval_loss" in logs:
-                row = {"step": state.global_step, "eval_loss": round(float(logs["eval_loss"]), 6),
-                       "elapsed_s": round(self.elapsed_before + now - self.t_begin, 2)}
-            if row is not None:
-                with open(log_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
+    def on_save(self, args, state, control, **kw):
+        if state.is_world_process_zero:
+            from symtune.train.plot import plot_loss
 
-        def on_save(self, args, state, control, **kw):
-            if state.is_world_process_zero:
-                from symtune.train.plot import plot_loss
+            plot_loss(self.log_path, self.png_path, self.title)
 
-                plot_loss(log_path, png_path, title)
+class CheckpointMarkerCallback(TrainerCallback):
+    """Mark checkpoint-N complete after Trainer wrote all of it (on_save runs after _save_checkpoint)."""
 
-    class CheckpointMarkerCallback(TrainerCallback):
-        """Mark checkpoint-N complete after Trainer wrote all of it (on_save runs after _save_checkpoint)."""
+    def on_save(self, args, state, control, **kw):
+        if not state.is_world_process_zero:
+            return
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            from symtune.provenance import write_json_atomic
 
-        def on_save(self, args, state, control, **kw):
-            if not state.is_world_process_zero:
-                return
-            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if ckpt.is_dir():
-                from symtune.provenance import write_json_atomic
-
-                write_json_atomic(ckpt / MARKER, {"step": state.global_step, "time": time.time()})
-
-    return StepLogCallback(), CheckpointMarkerCallback()
-
+            write_json_atomic(ckpt / MARKER, {"step": state.global_step, "time": time.time()})
 
 
 def _num(x):

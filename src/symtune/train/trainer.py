@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from symtune.errors import SymtuneError
-from symtune.train.callbacks import make_callbacks
 from symtune.train.config import TrainConfig
 from symtune.train.folder import (CKPT_RE, MARKER, META, check_out_dir, file_sha, last_complete_checkpoint,
                                   semantic_config)
@@ -264,7 +263,9 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
         use_cpu=on_cpu,
     )
     title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
-    log_cb, marker_cb = make_callbacks(out, log_path, png_path, title)
+    from symtune.train.callbacks import make_callbacks  # imports transformers
+
+    log_cb, marker_cb = make_callbacks(log_path, png_path, title)
     from symtune.train.guards import Diverged, diverged_message, make_guard
 
     probe_cb = []
