@@ -11,7 +11,10 @@ from symtune.symbols import FAMILIES
 
 @dataclass
 class DataConfig:
-    tasks: list[str] = opt([], "Tuning tasks by name; empty = the bundled default tuning mixture.")
+    tasks: list[str] = opt([], "Tuning tasks by name (`symtune tasks --role tune`); empty = the bundled default "
+                           "tuning mixture. `sources`: label = which bundled tuning dataset a text comes from, a random "
+                           "2-5 of 16 per prompt (their tuning data only); `multiemo_lang_sub`: 2-5 of 7 languages "
+                           "per prompt.")
     task_config: str | None = opt(None, "Task config to take tasks from: 'paper' (Hub datasets, online) or a YAML file; default = bundled tasks.")
     n_prompts: int = opt(1000, "Number of prompts (rows) to build.")
     seed: int = opt(0, "Seed; row i uses its own RNG derived from (seed, i), so output is identical for any worker count.")
