@@ -103,3 +103,13 @@ def test_dense_fields_train_and_are_checked(tiny_model_dir, tmp_path):
                     (dict(loss="dense", dense_min_seen=0), "at least 1")):
         with pytest.raises(SymtuneError, match=msg):
             run_training(_cfg(tiny_model_dir, data, tmp_path / "bad", **kw), quiet=True)
+
+
+def test_unset_dense_fields_leave_every_hash_as_before():
+    """dense_min_seen / dense_weight unset = the old loss, so they are left out of hashed(): run folders and
+    caches from before they existed keep their stage hashes (they enter the hash once set)."""
+    from symtune.config import hashed
+    from symtune.train.config import TrainConfig
+
+    assert not {"dense_min_seen", "dense_weight"} & set(hashed(TrainConfig()))
+    assert hashed(TrainConfig(loss="dense", dense_weight=0.4))["dense_weight"] == 0.4
