@@ -113,10 +113,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--out", default="measure.json")
+    ap.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"),
+                    help="bfloat16 (the stored measurements); float32 on a CPU without native bf16, where bf16 "
+                         "is emulated and many times slower")
     ap.add_argument("--update-yaml", action="store_true", help="write `measured` into tasks/bundled.yaml")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = load_model(args.model, dtype="bfloat16")
+    model = load_model(args.model, dtype=args.dtype)
     tok = load_tokenizer(args.model)
     names = [t for t in args.tasks.split(",") if t] or [t.name for t in registry.list_tasks()]
     out_path = Path(args.out)
@@ -136,7 +139,8 @@ def main() -> None:
             if spec["name"] in results:
                 r = results[spec["name"]]
                 spec["measured"] = {k: r[k] for k in ("acc", "se", "chance", "majority_share", "n", "k", "mean_prompt_tokens")}
-                spec["measured"]["model"] = f"{args.model} bf16, natural labels, no instruction"
+                dt = {"bfloat16": "bf16", "float32": "fp32"}[args.dtype]
+                spec["measured"]["model"] = f"{args.model} {dt}, natural labels, no instruction"
         registry.BUNDLED_YAML.write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True),
                                          encoding="utf-8")
 
