@@ -6,7 +6,9 @@ Per task: n class-balanced queries from the query split (seeded), each with k ex
 from the exemplar split (shuffled), in the format `Input: x\nOutput: label\n\n` ... `Input: q\nOutput:`
 (no instruction; pair inputs joined by a newline). Each option " label" is scored by its summed
 log-prob (one prompt forward with a KV cache, then one forward per option; the cache is cropped back).
-Reports accuracy, chance (1/classes) and the share of the most frequent prediction.
+Reports accuracy, chance (1/classes) and the share of the most frequent prediction. A task with
+`classes_per_prompt` (`sources`, `multiemo_lang_sub`) shows a random lo..hi of its classes per query, the
+query's among them, as in its tuning prompts; its options are those classes and its chance their mean 1/k.
 """
 
 from __future__ import annotations
@@ -28,10 +30,22 @@ def fmt_input(ex) -> str:
     return ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
 
 
-def build_prompt(task, query, rng: random.Random, k: int) -> str:
+def prompt_classes(task, gold: int, rng: random.Random) -> list[int]:
+    """Every class, or for a task with `classes_per_prompt` (e.g. `sources`) a random lo..hi of them that
+    includes the query's class, as the data builder shows it in tuning prompts."""
+    if not task.classes_per_prompt:
+        return list(range(task.num_classes))
+    lo, hi = task.classes_per_prompt
+    others = [c for c in range(task.num_classes) if c != gold]
+    return sorted([gold] + rng.sample(others, rng.randint(lo, min(hi, task.num_classes)) - 1))
+
+
+def build_prompt(task, query, rng: random.Random, k: int, classes: list[int] | None = None) -> str:
     groups = task.by_class(task.exemplar_split)
     shots = []
     for c, g in enumerate(groups):
+        if classes is not None and c not in classes:
+            continue
         pool = [e for e in g if e != query]
         shots += [(e, c) for e in rng.sample(pool, min(k, len(pool)))]
     rng.shuffle(shots)
@@ -70,17 +84,19 @@ def measure(task, model, tok, n: int, k: int, seed: int) -> dict:
     for c, g in enumerate(groups):
         queries += [(e, c) for e in rng.sample(g, min(per, len(g)))]
     rng.shuffle(queries)
-    preds, correct, lens = [], 0, []
+    preds, correct, lens, chance = [], 0, [], 0.0
     for q, c in queries:
-        prompt = build_prompt(task, q, rng, k)
+        classes = prompt_classes(task, c, rng)
+        prompt = build_prompt(task, q, rng, k, classes)
         lens.append(len(tok(prompt).input_ids))
-        s = score_options(model, tok, prompt, task.labels)
-        p = max(range(len(s)), key=s.__getitem__)
+        s = score_options(model, tok, prompt, [task.labels[x] for x in classes])
+        p = classes[max(range(len(s)), key=s.__getitem__)]
         preds.append(p)
         correct += p == c
+        chance += 1 / len(classes)
     m = len(queries)
     acc = correct / m
-    return {"acc": round(acc, 3), "n": m, "k": k, "chance": round(1 / task.num_classes, 3),
+    return {"acc": round(acc, 3), "n": m, "k": k, "chance": round(chance / m, 3),
             "majority_share": round(Counter(preds).most_common(1)[0][1] / m, 2),
             "se": round(math.sqrt(acc * (1 - acc) / m), 3), "mean_prompt_tokens": round(sum(lens) / m)}
 
@@ -97,10 +113,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--out", default="measure.json")
+    ap.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"),
+                    help="bfloat16 (the stored measurements); float32 on a CPU without native bf16, where bf16 "
+                         "is emulated and many times slower")
     ap.add_argument("--update-yaml", action="store_true", help="write `measured` into tasks/bundled.yaml")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = load_model(args.model, dtype="bfloat16")
+    model = load_model(args.model, dtype=args.dtype)
     tok = load_tokenizer(args.model)
     names = [t for t in args.tasks.split(",") if t] or [t.name for t in registry.list_tasks()]
     out_path = Path(args.out)
@@ -120,7 +139,8 @@ def main() -> None:
             if spec["name"] in results:
                 r = results[spec["name"]]
                 spec["measured"] = {k: r[k] for k in ("acc", "se", "chance", "majority_share", "n", "k", "mean_prompt_tokens")}
-                spec["measured"]["model"] = f"{args.model} bf16, natural labels, no instruction"
+                dt = {"bfloat16": "bf16", "float32": "fp32"}[args.dtype]
+                spec["measured"]["model"] = f"{args.model} {dt}, natural labels, no instruction"
         registry.BUNDLED_YAML.write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True),
                                          encoding="utf-8")
 

@@ -225,6 +225,64 @@ def test_class_subsets_off_leaves_rows_untouched_and_binary_tasks_whole(tok):
     assert any(len(r["meta"]["classes"]) < 4 for r in on if r["meta"]["task"] == "b")
 
 
+def test_task_classes_per_prompt_subsets_every_mode(tok):
+    """A task with its own classes_per_prompt (lo, hi) shows lo..hi of its classes in symbol and natural
+    prompts alike (natural labels = those classes' names), without class_subsets; other tasks are untouched."""
+    import dataclasses
+
+    many = dataclasses.replace(make_task("many", 8), classes_per_prompt=(2, 5))
+    b, _ = build(tok, [many], symbol_fraction=0.5, max_length=4096)
+    sizes, modes = set(), set()
+    for i in range(80):
+        row = b.row(i)
+        m = row["meta"]
+        k = len(m["classes"])
+        sizes.add(k)
+        modes.add(m["label_mode"])
+        assert 2 <= k <= 5 and len(m["symbols"]) == len(m["exemplars_per_class"]) == k
+        if m["label_mode"] == "natural":
+            assert m["symbols"] == m["labels"] == [f"label{c}" for c in m["classes"]]
+        for span in m["exemplar_labels"]:
+            assert _orig_class(row["prompt"][:span["start"]]) == m["classes"][span["class"]]
+        assert _orig_class(row["prompt"]) == m["classes"][m["query_class"]]
+    assert sizes == {2, 3, 4, 5} and modes == {"symbols", "natural"}
+
+
+def test_sources_rows_come_from_tuning_splits_only(tok):
+    """data.tasks [sources]: every exemplar and query text of a row is a text of the tuning split of the
+    source its label names, and no text of any evaluation task appears in any row."""
+    from symtune.data.run import make_builder
+    from symtune.prompts import get_template
+    from symtune.tasks.registry import get_task, list_tasks
+
+    cfg = DataConfig(tasks=["sources"], n_prompts=16, min_exemplars=1, max_exemplars=2, max_length=1024,
+                     symbol_fraction=0.5)
+    b = make_builder(cfg, tok)
+    src = get_task("sources")
+    texts = {e.text: e.label for e in src.examples(src.exemplar_split)}
+    eval_texts = {e.text for t in list_tasks("eval") for sp in ("train", "validation") for e in t.examples(sp)}
+    per_fmt = {}
+    for i in range(16):
+        row = b.row(i)
+        m, prompt = row["meta"], row["prompt"]
+        fmt = get_template(m["template"])
+        assert m["task"] == "sources" and 2 <= len(m["classes"]) <= 5
+        if fmt.id not in per_fmt:
+            per_fmt[fmt.id] = ({t: fmt.example_prefix(Example(t, 0)) for t in texts},
+                               [fmt.example_prefix(Example(t, 0)) for t in eval_texts])
+        blocks, eval_blocks = per_fmt[fmt.id]
+        shown = [t for t, blk in blocks.items() if blk in prompt]  # whole exemplar/query blocks
+        assert len(shown) == m["n_exemplars"] + 1
+        assert not any(blk in prompt for blk in eval_blocks)
+        for t in shown:  # its own source is a class of the row, shown with that class's label
+            c = m["classes"].index(texts[t])
+            assert blocks[t] + " " + m["symbols"][c] in prompt or prompt.endswith(blocks[t])
+        assert [t for t in shown if prompt.endswith(blocks[t])] and row["completion"] == " " + m["symbols"][
+            m["classes"].index(texts[next(t for t in shown if prompt.endswith(blocks[t]))])]
+        if m["label_mode"] == "natural":
+            assert m["symbols"] == [src.labels[c] for c in m["classes"]]
+
+
 def test_natural_share_is_marked_and_kept_by_the_natural_labels_control(tok):
     """symbol_fraction < 1 marks each row's share (meta.natural_share); the natural-labels control draws the
     same share for the same seed, so a KL-anchored share stays anchored and only the rest learn labels."""

@@ -28,8 +28,30 @@ def test_registry_sizes_and_roles():
 def test_roles_never_share_a_data_file():
     files = {"tune": set(), "eval": set()}
     for t in list_tasks():
-        files[t.role].add(registry.task_info(t.name)["file"])
+        files[t.role].update(registry.data_files(t.name))  # a derived task (sources): its sources' files
     assert files["tune"].isdisjoint(files["eval"])
+    assert set(registry.data_files("sources")) <= files["tune"]
+
+
+def test_sources_task_labels_are_tuning_datasets_and_texts_their_tuning_splits():
+    """`sources`: label c = the c-th source tuning task; each split's texts are exactly that source's texts of
+    the matching split (train = its exemplar split, the one the data builder draws from), never another's."""
+    t = get_task("sources")
+    spec = registry.task_info("sources")
+    names = [s["task"] for s in spec["sources"]]
+    assert t.role == "tune" and t.classes_per_prompt == (2, 5) and len(t.labels) == len(names) >= 15
+    assert all(get_task(n).role == "tune" for n in names) and len({registry.data_files(n)[0] for n in names}) == len(names)
+    eval_texts = {e.text for task in list_tasks("eval") for sp in ("train", "validation") for e in task.examples(sp)}
+    for split, attr in (("train", "exemplar_split"), ("validation", "query_split")):
+        exs = t.examples(split)
+        assert {e.label for e in exs} == set(range(len(names)))
+        own = [{e.text if e.text_pair is None else f"{e.text}\n{e.text_pair}"
+                for e in get_task(n).examples(getattr(get_task(n), attr))} for n in names]
+        for e in exs:
+            assert e.text in own[e.label] and e.text_pair is None
+            assert not any(e.text in own[c] for c in range(len(names)) if c != e.label)
+        assert not eval_texts & {e.text for e in exs}
+    assert get_task("multiemo_lang_sub").classes_per_prompt == (2, 5)
 
 
 @pytest.mark.parametrize("task", list_tasks(), ids=lambda t: t.name)

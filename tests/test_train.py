@@ -187,7 +187,9 @@ def test_grad_accum_equivalence(tiny_model_dir, data8, tmp_path):
     assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
     sa, sb = _adapter_state(tmp_path / "big"), _adapter_state(tmp_path / "acc")
     for k in sa:
-        assert torch.allclose(sa[k], sb[k], atol=1e-6), k
+        # one Adam step moves each weight by about lr = 1e-3; where a gradient is near 0, g / (|g| + eps)
+        # amplifies the summation-order rounding (measured: 1 of 512 lora_B entries off by 4.6e-6)
+        assert torch.allclose(sa[k], sb[k], atol=1e-5), k
 
 
 def test_lora_outputs_reload_without_symtune(tiny_model_dir, data8, tmp_path):

@@ -114,3 +114,18 @@ def test_probe_reaches_the_tracker(tiny_model_dir, rows_file, tmp_path):
         tb = scalars[f"train/probe/{name}_acc"]
         assert [round(v, 4) for _, v in tb] == [r[f"probe_{name}_acc"] for r in probes]
     assert len(probes) == 3
+
+
+def test_probe_leaves_out_tasks_with_their_own_classes_per_prompt(tiny_model_dir):
+    """`sources` rows: a 16-way probe prompt would be unlike them, so the symbols probe takes the other
+    tuning tasks of the rows, and says so when only such tasks are left."""
+    from symtune.models import load_tokenizer
+    from symtune.train.probe import build_probe
+
+    tok = load_tokenizer(tiny_model_dir)
+    cfg = TrainConfig(probe_every=1, probe_rows=2, probe_canary=None)
+    rows = [{"meta": {"task": "sources"}}, {"meta": {"task": "multiemo_pn"}}]
+    (symbols,) = build_probe(cfg, rows, tok)
+    assert {it.task for it in symbols.items} == {"multiemo_pn"}
+    with pytest.raises(SymtuneError, match="no registered tuning task"):
+        build_probe(cfg, rows[:1], tok)

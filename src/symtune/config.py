@@ -31,9 +31,14 @@ import yaml
 from symtune.errors import SymtuneError
 
 
-def opt(default: Any, help: str, choices: list | tuple | None = None, runtime: bool = False):
-    """A dataclass field with a help string, optional choices, and whether it is runtime-only."""
+def opt(default: Any, help: str, choices: list | tuple | None = None, runtime: bool = False,
+        unhashed_if_none: bool = False):
+    """A dataclass field with a help string, optional choices, and whether it is runtime-only.
+    `unhashed_if_none`: a field added later whose None means the earlier behaviour is left out of hashed()
+    while None, so run folders and caches from before it existed keep their hashes."""
     meta = {"help": help, "choices": tuple(choices) if choices else None, "runtime": runtime}
+    if unhashed_if_none:
+        meta["unhashed_if_none"] = True
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -257,6 +262,8 @@ def hashed(cfg) -> dict:
         if f.metadata.get("runtime"):
             continue
         value = getattr(cfg, f.name)
+        if value is None and f.metadata.get("unhashed_if_none"):
+            continue
         out[f.name] = hashed(value) if dataclasses.is_dataclass(value) else value
     return out
 

@@ -102,15 +102,32 @@ def resolve_run(config_file: str | None = None, overrides: dict | None = None) -
     layers = [(f"preset {preset}", preset_values(preset)), (str(config_file), file_layer), ("command line", overrides)]
     for source, layer in layers:
         _check_unwired(layer, source)
-    return wire(resolve(RunConfig, layers))
+    return wire(resolve(RunConfig, [(source, _auto_n_prompts(layer)) for source, layer in layers]))
+
+
+def _auto_n_prompts(layer: dict) -> dict:
+    """`data.n_prompts: auto` is stored as null, which wire() turns into the number the steps need."""
+    section = layer.get("data")
+    if isinstance(section, dict) and isinstance(section.get("n_prompts"), str) \
+            and section["n_prompts"].strip().lower() == "auto":
+        return dict(layer, data=dict(section, n_prompts=None))
+    return layer
+
+
+def auto_n_prompts(train: TrainConfig) -> int:
+    """Prompts for `steps` optimizer steps without repeating one: every micro-batch row of every step, plus
+    the rows the trainer holds out for its evaluation loss."""
+    held = train.eval_rows if train.eval_every and not train.eval_data else 0
+    return train.batch_size * train.grad_accum * train.steps + held
 
 
 def wire(cfg: RunConfig) -> RunConfig:
     """Copy the run-level model, seed and control into the stage sections (paths are set per run folder)."""
+    n_prompts = cfg.data.n_prompts if cfg.data.n_prompts is not None else auto_n_prompts(cfg.train)
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control],
-                                 chat_template=cfg.chat_template),
+                                 chat_template=cfg.chat_template, n_prompts=n_prompts),
         train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed),
         eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed if cfg.eval_seed is None else cfg.eval_seed,
                                  chat_template=cfg.chat_template))

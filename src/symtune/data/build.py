@@ -7,7 +7,8 @@ Each row: a task drawn by examples-proportional mixing (capped), 2-10 exemplars 
 the training pool (fresh per prompt), no instruction, a template drawn per prompt. With
 `class_subsets`, a symbol prompt of a task with n > 2 classes shows a random 2..n of them, renumbered
 0..k-1 in the row's meta (`classes` holds their original ids); natural-label prompts keep every class,
-since their instruction may name them all. Rows are
+since their instruction may name them all. A task with its own `classes_per_prompt` range (the `sources`
+task) shows a random lo..hi of its classes in every prompt, natural ones included. Rows are
 independent: row i uses random.Random((seed, i)), so the file is the same for any worker count.
 """
 
@@ -157,14 +158,18 @@ class RowBuilder:
             in_share = mode == "natural"
         fmt = self.templates[rng.randrange(len(self.templates))]
         classes = list(range(n_cls))  # original class ids; row class c is classes[c]
-        if cfg.class_subsets and mode != "natural" and n_cls > 2:
+        if task.classes_per_prompt:  # the task's own range, in every mode (its instruction names no class)
+            lo, hi = task.classes_per_prompt
+            classes = sorted(rng.sample(classes, rng.randint(min(lo, n_cls), min(hi, n_cls))))
+            n_cls = len(classes)
+        elif cfg.class_subsets and mode != "natural" and n_cls > 2:
             # only when on: the RNG stream (and so every row) is unchanged when off
             classes = sorted(rng.sample(classes, rng.randint(2, n_cls)))
             n_cls = len(classes)
         if n_cls >= cfg.max_length:  # each exemplar takes a token at least: never fits, so draw nothing
             raise _TooLong(task.name, n_cls)
         if mode == "natural":
-            symbols = list(task.labels)
+            symbols = [task.labels[c] for c in classes]
         else:
             symbols = self.pool.sample(n_cls, rng, self.tok, cfg.max_symbol_tokens)
         q_cls = rng.randrange(n_cls)
@@ -256,7 +261,7 @@ class RowBuilder:
                 "shortened": dropped > 0,
                 "dropped_exemplars": dropped,
                 "seed": row_seed,
-                **({"classes": classes} if cfg.class_subsets else {}),
+                **({"classes": classes} if cfg.class_subsets or task.classes_per_prompt else {}),
                 **({"chat_template": True} if self.chat else {}),
                 **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
             },

@@ -11,9 +11,15 @@ from symtune.symbols import FAMILIES
 
 @dataclass
 class DataConfig:
-    tasks: list[str] = opt([], "Tuning tasks by name; empty = the bundled default tuning mixture.")
+    tasks: list[str] = opt([], "Tuning tasks by name (`symtune tasks --role tune`); empty = the bundled default "
+                           "tuning mixture. `sources`: label = which bundled tuning dataset a text comes from, a random "
+                           "2-5 of 16 per prompt (their tuning data only); `multiemo_lang_sub`: 2-5 of 7 languages "
+                           "per prompt.")
     task_config: str | None = opt(None, "Task config to take tasks from: 'paper' (Hub datasets, online) or a YAML file; default = bundled tasks.")
-    n_prompts: int = opt(1000, "Number of prompts (rows) to build.")
+    n_prompts: int | None = opt(1000, "Number of prompts (rows) to build. `auto` (null) in `symtune run`: "
+                                "train.batch_size x grad_accum x steps (+ held-out eval_rows), so training "
+                                "never repeats a prompt (per process; keep data.max_length <= train.max_length "
+                                "so none is dropped as overlong).")
     seed: int = opt(0, "Seed; row i uses its own RNG derived from (seed, i), so output is identical for any worker count.")
     model: str = opt("smollm2-135m", "Model whose tokenizer drives the length and prefix checks (preset, folder or Hub id).")
     min_exemplars: int = opt(2, "Minimum in-context exemplars per class (paper: 2).")

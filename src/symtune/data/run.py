@@ -47,6 +47,9 @@ def resolve_tasks(cfg: DataConfig) -> list:
 
 def check_config(cfg: DataConfig) -> list:
     """Check the options and resolve the tasks (nothing is built or written); returns the tasks."""
+    if cfg.n_prompts is None:
+        raise SymtuneError("n_prompts auto (null) follows the training steps and is resolved by `symtune run`; "
+                           "pass a number of prompts here")
     if cfg.n_prompts < 1:
         raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
     if cfg.max_length < 16:

@@ -48,14 +48,56 @@ def _bundled_specs() -> tuple[dict, ...]:
     return tuple(data["tasks"])
 
 
+def _sources_loader(name: str, sources: tuple[str, ...]) -> Callable[[str], list[Example]]:
+    """A derived task whose label is which bundled tuning task a text comes from. Its `train` split takes
+    each source's exemplar split, `validation` its query split; a text found under two sources is dropped
+    (its label would be ambiguous). Pair inputs are joined by a newline, as scripts/measure_tasks.py shows them."""
+
+    @functools.lru_cache(maxsize=None)
+    def both() -> dict[str, list[Example]]:
+        per = {s: [] for s in SPLITS}
+        owners: dict[str, set] = {}
+        for label, src in enumerate(sources):
+            t = get_task(src)
+            if t.role != "tune" or "sources" in task_info(src):  # never evaluation data, never nested
+                raise SymtuneError(f"task {name}: source {src} is not a plain bundled tuning task")
+            for split, src_split in (("train", t.exemplar_split), ("validation", t.query_split)):
+                for ex in t.examples(src_split):
+                    text = ex.text if ex.text_pair is None else f"{ex.text}\n{ex.text_pair}"
+                    owners.setdefault(text, set()).add(label)
+                    per[split].append(Example(text, label))
+        return {s: [e for e in exs if len(owners[e.text]) == 1] for s, exs in per.items()}
+
+    def load(split: str) -> list[Example]:
+        if split not in SPLITS:
+            raise SymtuneError(f"task {name}: unknown split '{split}'; bundled tasks have {', '.join(SPLITS)}")
+        return both()[split]
+
+    return load
+
+
+def data_files(name: str) -> list[str]:
+    """The bundled data files a task reads (a derived task: its sources' files)."""
+    spec = task_info(name)
+    if "sources" in spec:
+        return sorted({f for s in spec["sources"] for f in data_files(s["task"])})
+    return [spec["file"]]
+
+
 def _task_from_spec(spec: dict) -> Task:
-    labels = [str(x) for x in spec["labels"]]
+    if "sources" in spec:
+        labels = [str(s["label"]) for s in spec["sources"]]
+        loader = _sources_loader(spec["name"], tuple(s["task"] for s in spec["sources"]))
+    else:
+        labels = [str(x) for x in spec["labels"]]
+        loader = _bundled_loader(spec["name"], spec["file"], labels)
+    cpp = spec.get("classes_per_prompt")
     return Task(
         name=spec["name"], role=spec["role"], task_type=spec["task_type"], labels=labels,
         instruction=spec["instruction"], exemplar_split=spec.get("exemplar_split", "train"),
         query_split=spec.get("query_split", "validation"), source=spec.get("source", ""),
         licence=spec.get("licence", ""), pair=bool(spec.get("pair", False)),
-        description=_describe(spec), loader=_bundled_loader(spec["name"], spec["file"], labels))
+        description=_describe(spec), classes_per_prompt=tuple(cpp) if cpp else None, loader=loader)
 
 
 def _describe(spec: dict) -> str:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 # The registry is a facade: each source of tasks lives in its own module.
 from symtune.tasks.algorithmic import ALGORITHMIC, load_algorithmic
-from symtune.tasks.bundled import (BUNDLED_YAML, DATA_DIR, PAPER_YAML, ROLES, SPLITS, default_eval_tasks,
+from symtune.tasks.bundled import (BUNDLED_YAML, DATA_DIR, PAPER_YAML, ROLES, SPLITS, data_files, default_eval_tasks,
                                    default_tune_tasks, get_task, get_tasks, list_tasks, task_info)
 from symtune.tasks.files import stratified_split, task_from_file
 from symtune.tasks.hub import task_from_hf
 from symtune.tasks.task_config import load_task_config
 
-__all__ = ["ALGORITHMIC", "BUNDLED_YAML", "DATA_DIR", "PAPER_YAML", "ROLES", "SPLITS", "default_eval_tasks",
+__all__ = ["ALGORITHMIC", "BUNDLED_YAML", "DATA_DIR", "PAPER_YAML", "ROLES", "SPLITS", "data_files", "default_eval_tasks",
            "default_tune_tasks", "get_task", "get_tasks", "list_tasks", "load_algorithmic", "load_task_config",
            "stratified_split", "task_from_file", "task_from_hf", "task_info"]

@@ -33,6 +33,16 @@ class TrainConfig:
                         OVERLONG)
     loss: str = opt("label", "label: supervise the completion only; dense: also every exemplar label whose "
                     "class already appeared earlier in the prompt.", LOSSES)
+    dense_min_seen: int | None = opt(None, "loss dense: which exemplar labels. Unset: every one whose class appeared "
+                                     "earlier (every row). 1 or 2: only where the answer is determined: every class "
+                                     "of the prompt shown before it and its own class at least this many times; "
+                                     "symbol rows only (natural-label rows keep the query alone).",
+                                     unhashed_if_none=True)
+    dense_weight: float | None = opt(None, "loss dense: unset = every supervised token weighs 1 (mean over tokens); "
+                                     "w in (0, 1) = per row, its exemplar labels share weight w and the query keeps "
+                                     "1 - w (a row without any keeps its query whole), so each row weighs what it "
+                                     "does under loss label (Chan et al. 2022's interim weight).",
+                                     unhashed_if_none=True)
     add_eos: bool = opt(False, "Append the tokenizer's EOS token to every completion (it is then supervised).")
     schedule: str = opt("constant", "Learning-rate schedule after warmup.", SCHEDULES)
     warmup_steps: int = opt(10, "Linear warmup steps.")

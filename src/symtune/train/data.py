@@ -9,7 +9,11 @@ the suffix after them. Labels are -100 everywhere except at supervised tokens:
   [start, end) with `class`) whose class already appeared earlier in the same prompt. The first
   occurrence of a class cannot be predicted from the context, so it is never supervised. A token is
   part of a label when it overlaps the span, or when it lies entirely in the whitespace just before
-  the span (the delimiter, which belongs to the completion " y" for the query too).
+  the span (the delimiter, which belongs to the completion " y" for the query too). With
+  `dense_min_seen` N, only labels whose answer is determined by the context: every class of the prompt
+  shown before and its own class at least N times, in symbol rows only. With `dense_weight` w, per-token
+  weights: a row's exemplar-label tokens share w, its completion tokens 1 - w, summing to the row's
+  completion tokens (its weight under loss `label`).
 
 With `natural_loss: kl`, a row of the natural share (`meta.label_mode` natural and `meta.natural_share`
 not false) is marked `kl`: its supervised positions are trained toward the base model's distribution
@@ -34,6 +38,7 @@ class Encoded:
     n_completion: int
     n_dense: int = 0
     kl: bool = False  # supervised positions use KL to the base model (natural_loss kl, natural row)
+    weights: list[float] | None = None  # per position, aligned with labels (dense_weight); None = 1 each
 
 
 @dataclass
@@ -127,13 +132,20 @@ def _label_token_positions(offsets: list[tuple[int, int]], text: str, start: int
     return out
 
 
-def dense_positions(meta: dict, prompt: str, offsets: list[tuple[int, int]], n_prompt: int, where: str) -> list[int]:
-    """Token positions of the exemplar labels whose class was already shown earlier in the prompt."""
+def dense_positions(meta: dict, prompt: str, offsets: list[tuple[int, int]], n_prompt: int, where: str,
+                    min_seen: int | None = None) -> list[int]:
+    """Token positions of the exemplar labels whose class was already shown earlier in the prompt; with
+    `min_seen`, of those whose answer is determined: every class of the prompt (the exemplars' classes and
+    the query's) shown before, its own at least `min_seen` times."""
     spans = (meta or {}).get("exemplar_labels")
     if spans is None:
         raise SymtuneError(f"{where}: loss 'dense' needs meta.exemplar_labels (character spans of the exemplar "
                            "labels); rebuild the data with `symtune data` or use --loss label")
-    seen: set = set()
+    seen: dict = {}  # class -> times shown so far
+    try:
+        classes = {s["class"] for s in spans} | ({meta["query_class"]} if "query_class" in meta else set())
+    except (KeyError, TypeError):
+        raise SymtuneError(f"{where}: meta.exemplar_labels entries need start, end and class") from None
     positions: list[int] = []
     for s in sorted(spans, key=lambda s: s["start"]):
         try:
@@ -142,13 +154,18 @@ def dense_positions(meta: dict, prompt: str, offsets: list[tuple[int, int]], n_p
             raise SymtuneError(f"{where}: meta.exemplar_labels entries need start, end and class") from None
         if not (0 <= start < end <= len(prompt)):
             raise SymtuneError(f"{where}: exemplar label span [{start},{end}) lies outside the prompt")
-        if cls in seen:
+        if min_seen is None:
+            take = cls in seen
+        else:  # before every class was shown, the best guess is a prior (majority, recency), not the mapping
+            take = seen.get(cls, 0) >= min_seen and len(seen) == len(classes)
+        if take:
             positions.extend(_label_token_positions(offsets, prompt, start, end, n_prompt))
-        seen.add(cls)
+        seen[cls] = seen.get(cls, 0) + 1
     return sorted(set(positions))
 
 
-def encode_row(tok, row: dict, loss: str = "label", add_eos: bool = False, where: str = "row") -> Encoded:
+def encode_row(tok, row: dict, loss: str = "label", add_eos: bool = False, where: str = "row",
+               dense_min_seen: int | None = None, dense_weight: float | None = None) -> Encoded:
     prompt, completion = row["prompt"], row["completion"]
     p_ids = tok(prompt, add_special_tokens=True)["input_ids"]
     need_offsets = loss == "dense"
@@ -170,11 +187,22 @@ def encode_row(tok, row: dict, loss: str = "label", add_eos: bool = False, where
         n_comp += 1
     labels = [IGNORE] * n_prompt + ids[n_prompt:]
     n_dense = 0
-    if loss == "dense":
-        for pos in dense_positions(row.get("meta") or {}, prompt, full["offset_mapping"], n_prompt, where):
+    dense: list[int] = []
+    meta = row.get("meta") or {}
+    if loss == "dense" and not (dense_min_seen is not None and meta.get("label_mode") == "natural"):
+        dense = dense_positions(meta, prompt, full["offset_mapping"], n_prompt, where, dense_min_seen)
+        for pos in dense:
             labels[pos] = ids[pos]
             n_dense += 1
-    return Encoded(ids, labels, n_comp, n_dense)
+    weights = None
+    if dense_weight is not None:
+        weights = [0.0] * n_prompt + [1.0] * n_comp
+        if dense:  # the row keeps its label-loss weight n_comp: (1 - w) on the query, w shared by the rest
+            for pos in range(n_prompt, len(ids)):
+                weights[pos] = 1.0 - dense_weight
+            for pos in dense:
+                weights[pos] = dense_weight * n_comp / len(dense)
+    return Encoded(ids, labels, n_comp, n_dense, weights=weights)
 
 
 def in_natural_share(row: dict) -> bool:
@@ -185,14 +213,16 @@ def in_natural_share(row: dict) -> bool:
 
 
 def encode_rows(tok, rows: list[dict], *, loss: str, add_eos: bool, max_length: int, overlong: str,
-                source: str, natural_loss: str = "ce") -> tuple[list[Encoded], EncodeStats]:
+                source: str, natural_loss: str = "ce", dense_min_seen: int | None = None,
+                dense_weight: float | None = None) -> tuple[list[Encoded], EncodeStats]:
     if loss == "dense" and not getattr(tok, "is_fast", False):
         raise SymtuneError("loss 'dense' needs a fast tokenizer (offset mapping); use --loss label")
     stats = EncodeStats(rows=len(rows))
     out = []
     for row in rows:
         where = f"{source}:{row.get('_line', '?')}"
-        enc = encode_row(tok, row, loss=loss, add_eos=add_eos, where=where)
+        enc = encode_row(tok, row, loss=loss, add_eos=add_eos, where=where, dense_min_seen=dense_min_seen,
+                         dense_weight=dense_weight)
         if len(enc.input_ids) > max_length:
             if overlong == "error":
                 raise SymtuneError(f"{where}: row is {len(enc.input_ids)} tokens, longer than max_length "
@@ -224,7 +254,10 @@ class EncodedDataset:
 
     def __getitem__(self, i: int) -> dict:
         e = self.items[i]
-        return {"input_ids": e.input_ids, "labels": e.labels, "kl": e.kl}
+        out = {"input_ids": e.input_ids, "labels": e.labels, "kl": e.kl}
+        if e.weights is not None:
+            out["weights"] = e.weights
+        return out
 
 
 class Collator:
@@ -234,11 +267,20 @@ class Collator:
     input_ids, HF convention) and shift_labels (labels[t+1] at position t, -100 at each row's end), which
     the loss and Trainer's token count (`num_items_in_batch`) use; and shift_kl (bool, like shift_labels:
     True on the positions of rows trained by KL to the base model) when any row of the batch is one.
+    With `weighted` (dense_weight): shift_weight (float, like shift_labels: each supervised position's
+    weight) and shift_query (shift_labels at the completion positions only: what Trainer counts, since a
+    row's weights sum to its completion tokens).
     """
 
-    def __init__(self, pad_id: int, packing: bool = False):
+    def __init__(self, pad_id: int, packing: bool = False, weighted: bool = False):
         self.pad_id = pad_id
         self.packing = packing
+        self.weighted = weighted
+
+    def _weights(self, f: dict) -> list[float]:
+        if "weights" in f:
+            return f["weights"]
+        return [0.0 if y == IGNORE else 1.0 for y in f["labels"]]
 
     def __call__(self, feats: list[dict]) -> dict:
         import torch
@@ -255,6 +297,11 @@ class Collator:
             out = {"input_ids": t(ids), "position_ids": t(pos), "labels": t(labels), "shift_labels": t(shift)}
             if any(f.get("kl") for f in feats):
                 out["shift_kl"] = torch.tensor([[bool(f.get("kl")) for f in feats for _ in f["input_ids"]]])
+            if self.weighted:
+                w = [x for f in feats for x in self._weights(f)[1:] + [0.0]]
+                out["shift_weight"] = torch.tensor([w], dtype=torch.float32)
+                out["shift_query"] = torch.tensor([[y if q else IGNORE for f in feats for y, q in zip(
+                    f["labels"][1:] + [IGNORE], self._query_mask(f)[1:] + [False])]])
             return out
         n = max(len(f["input_ids"]) for f in feats)
         b = len(feats)
@@ -271,4 +318,25 @@ class Collator:
         out = {"input_ids": input_ids, "attention_mask": attn, "labels": labels, "shift_labels": shift}
         if any(f.get("kl") for f in feats):
             out["shift_kl"] = torch.tensor([bool(f.get("kl")) for f in feats])[:, None].expand(b, n).clone()
+        if self.weighted:
+            weight = torch.zeros((b, n), dtype=torch.float32)
+            query = torch.zeros((b, n), dtype=torch.bool)
+            for i, f in enumerate(feats):
+                k = len(f["input_ids"])
+                weight[i, :k] = torch.tensor(self._weights(f), dtype=torch.float32)
+                query[i, :k] = torch.tensor(self._query_mask(f))
+            out["shift_weight"] = torch.zeros_like(weight)
+            out["shift_weight"][:, :-1] = weight[:, 1:]
+            q = torch.zeros_like(query)
+            q[:, :-1] = query[:, 1:]
+            out["shift_query"] = torch.where(q, shift, torch.full_like(shift, IGNORE))
         return out
+
+    @staticmethod
+    def _query_mask(f: dict) -> list[bool]:
+        """True at the completion tokens: the supervised suffix after the last unsupervised position."""
+        labels = f["labels"]
+        k = len(labels)
+        while k > 0 and labels[k - 1] != IGNORE:
+            k -= 1
+        return [i >= k for i in range(len(labels))]

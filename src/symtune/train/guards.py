@@ -37,6 +37,14 @@ def check_hyperparameters(cfg) -> None:
     _finite("lora_dropout", cfg.lora_dropout, 0.0)
     if not cfg.lora_dropout < 1:
         raise SymtuneError(f"option 'lora_dropout' must be in [0, 1), got {cfg.lora_dropout}")
+    for name in ("dense_min_seen", "dense_weight"):
+        if getattr(cfg, name, None) is not None and cfg.loss != "dense":
+            raise SymtuneError(f"option '{name}' applies to loss dense only; set loss: dense or unset it")
+    if cfg.dense_min_seen is not None and cfg.dense_min_seen < 1:
+        raise SymtuneError(f"option 'dense_min_seen' must be at least 1 (or unset), got {cfg.dense_min_seen}")
+    w = cfg.dense_weight
+    if w is not None and not (math.isfinite(w) and 0 < w < 1):
+        raise SymtuneError(f"option 'dense_weight' must be in (0, 1) (or unset for weight 1 per token), got {w}")
 
 
 class Diverged(Exception):

@@ -96,11 +96,14 @@ def build_probe(cfg, rows: list[dict], tok) -> list[ProbeSet]:
         tasks = []
         for n in names:
             try:
-                tasks.append(get_task(n))
+                t = get_task(n)
             except SymtuneError:
                 continue  # a user file's task: not in the registry
+            if not t.classes_per_prompt:  # `sources`: all 16 classes in one probe prompt would be unlike its rows
+                tasks.append(t)
         if not tasks:
-            raise SymtuneError("the probe found no registered tuning task in the rows' meta.task; pass probe_data "
+            raise SymtuneError("the probe found no registered tuning task in the rows' meta.task (tasks with their "
+                               "own classes per prompt, such as sources, are not probed); pass probe_data "
                                "(rows in the training format) or set probe_every 0")
         per_task = math.ceil(cfg.probe_rows / len(tasks))
         ecfg = EvalConfig(seed=cfg.seed, k=TUNE_K, limit=per_task, settings=["symbols"])

@@ -140,8 +140,9 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
 
     model_path = resolve_model(cfg.model)
     tok = load_tokenizer(model_path)
+    dense = dict(dense_min_seen=cfg.dense_min_seen, dense_weight=cfg.dense_weight)
     items, stats = encode_rows(tok, rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
-                               overlong=cfg.overlong, source=cfg.data, natural_loss=cfg.natural_loss)
+                               overlong=cfg.overlong, source=cfg.data, natural_loss=cfg.natural_loss, **dense)
     probe_sets = None
     if cfg.probe_every:
         from symtune.train.probe import build_probe
@@ -151,7 +152,7 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
     if eval_rows is not None:
         eval_items, _ = encode_rows(tok, eval_rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
                                     overlong=cfg.overlong, source=cfg.eval_data or cfg.data,
-                                    natural_loss=cfg.natural_loss)
+                                    natural_loss=cfg.natural_loss, **dense)
 
     import torch
     from accelerate import PartialState
@@ -276,7 +277,7 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
     Trainer = make_trainer_class()
     trainer = Trainer(model=model, args=args, train_dataset=EncodedDataset(items),
                       eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
-                      data_collator=Collator(tok.pad_token_id, packing=cfg.packing), processing_class=tok,
+                      data_collator=Collator(tok.pad_token_id, packing=cfg.packing, weighted=cfg.dense_weight is not None), processing_class=tok,
                       callbacks=[make_guard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
     log_cb.trainer = trainer
     for cb in probe_cb:
