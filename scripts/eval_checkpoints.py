@@ -1,8 +1,8 @@
 """Evaluate a run's kept training checkpoints with the run's own tuned evaluation (issue 21 item 2).
 
-    symtune run --config experiments/long_720.yaml --out runs/long_720   # train.save_every: 120 keeps them
-    python scripts/eval_checkpoints.py runs/long_720                      # RUN/ckpt/step-N/ per checkpoint
-    python scripts/sweep.py add long_720@240 runs/long_720/ckpt/step-240  # a row per step, as for an arm
+    symtune run --config experiments/i21/long_720.yaml --out runs/i21_long_720   # train.save_every: 120 keeps them
+    python scripts/eval_checkpoints.py runs/i21_long_720                      # RUN/ckpt/step-N/ per checkpoint
+    python scripts/sweep.py add long_720@240 runs/i21_long_720/ckpt/step-240  # a row per step, as for an arm
 
 For every complete checkpoint (RUN/train/checkpoints/checkpoint-N with symtune's completion marker) it
 runs the run's `eval_tuned` configuration (from RUN/run.json: same split, tasks, seeds, settings,
