@@ -156,7 +156,7 @@ def run_eval_base(cfg: RunConfig, ecfg, stage_dir: Path) -> None:
     if cfg.cache:
         root = cache.cache_root(cfg.cache_dir)
         key = cache.cache_key(ecfg)
-        entry = cache.lookup(key, root) if key else None
+        entry = cache.lookup(key, root, note=lambda m: _log("  " + m)) if key else None
         if entry is not None:
             cache.restore(entry, stage_dir, key)
             _log(f"  reused the cached base evaluation {entry}")

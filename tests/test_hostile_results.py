@@ -1,0 +1,102 @@
+"""Issue 23, sections 3 and 5: no wrong or stale result with exit 0, and every option checked first.
+
+Items 8 (the base-evaluation cache verifies an entry before use), 9 (stage hashes hold the model's
+identity, not its path), 11 (the held-out guard holds by data, and a run evaluating on its own tuning
+tasks needs an explicit opt-in), 19 (one validation per stage config, run for all stages before any
+work) and 20 (--cache-dir checked first)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_pipeline import tiny_cfg
+
+from symtune.cli import main
+from symtune.errors import SymtuneError
+from symtune.pipeline import run_pipeline
+
+
+def small(model, **kw):
+    """The tiny study, with one task and one setting scored (each base evaluation takes seconds)."""
+    base = dict(eval__tasks=["snips_weather_music"], eval__settings=["labels"], eval__limit=2)
+    return tiny_cfg(model, **{**base, **kw})
+
+
+def one_line_error(capsys, needle: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [x for x in err.splitlines() if ": error: " in x]
+    assert len(lines) == 1 and needle in lines[0], err
+    return lines[0]
+
+
+def count_base_evals(monkeypatch) -> list:
+    import symtune.eval as ev
+
+    calls, real = [], ev.evaluate
+    monkeypatch.setattr(ev, "evaluate",
+                        lambda cfg, out, **kw: (calls.append(str(out)) if cfg.adapter is None else None)
+                        or real(cfg, out, **kw))
+    return calls
+
+
+# == 8. the base-evaluation cache verifies an entry before use =====================================
+@pytest.fixture(scope="module")
+def stored_cache(tmp_path_factory, tiny_model_dir):
+    """A cache holding one base evaluation of the tiny study, and the run that stored it."""
+    root = tmp_path_factory.mktemp("cache")
+    run = root / "first"
+    run_pipeline(small(tiny_model_dir, cache=True, cache_dir=str(root / "evals")), run, stop_after="eval_base")
+    (entry,) = [p for p in (root / "evals").iterdir() if not p.name.startswith(".")]
+    return root / "evals", entry.name, run
+
+
+def _edit_accuracies(entry: Path) -> None:
+    doc = json.loads((entry / "results.json").read_text())
+    for settings in doc["results"].values():
+        for tasks in settings.values():
+            for m in tasks.values():
+                m["acc"] = m["acc_norm"] = 0.999
+    (entry / "results.json").write_text(json.dumps(doc))
+
+
+DAMAGE = {
+    "edited_accuracies": _edit_accuracies,
+    "truncated_results": lambda e: (e / "results.json").write_text((e / "results.json").read_text()[:40]),
+    "empty_results": lambda e: (e / "results.json").write_text(""),
+    "lost_samples": lambda e: [p.unlink() for p in e.glob("samples_*.jsonl")],
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_cache_entry_is_not_used(damage, stored_cache, tiny_model_dir, tmp_path, monkeypatch, capsys):
+    src, key, first = stored_cache
+    root = tmp_path / "evals"
+    shutil.copytree(src, root)
+    DAMAGE[damage](root / key)
+    calls = count_base_evals(monkeypatch)
+    out = tmp_path / "run"
+    run_pipeline(small(tiny_model_dir, cache=True, cache_dir=str(root)), out, stop_after="eval_base")
+    err = capsys.readouterr().err
+    notes = [x for x in err.splitlines() if "is not used" in x]
+    assert len(notes) == 1 and str(root / key) in notes[0] and "evaluating again" in notes[0], err
+    assert calls == [str(out / "eval_base")] and not (out / "eval_base" / "cache.json").exists()
+    want = json.loads((first / "eval_base" / "results.json").read_text())
+    assert json.loads((out / "eval_base" / "results.json").read_text())["results"] == want["results"]
+    # the damaged entry was replaced by the new evaluation: the next run reuses it, without a note
+    run_pipeline(small(tiny_model_dir, cache=True, cache_dir=str(root)), tmp_path / "again", stop_after="eval_base")
+    assert "is not used" not in capsys.readouterr().err and len(calls) == 1
+    assert (tmp_path / "again" / "eval_base" / "cache.json").is_file()
+
+
+def test_an_intact_cache_entry_is_reused(stored_cache, tiny_model_dir, tmp_path, monkeypatch, capsys):
+    src, key, first = stored_cache
+    calls = count_base_evals(monkeypatch)
+    run_pipeline(small(tiny_model_dir, cache=True, cache_dir=str(src)), tmp_path / "run", stop_after="eval_base")
+    assert calls == [] and "is not used" not in capsys.readouterr().err
+    assert (tmp_path / "run" / "eval_base" / "results.json").read_bytes() == \
+        (first / "eval_base" / "results.json").read_bytes()
