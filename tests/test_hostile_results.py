@@ -100,3 +100,20 @@ def test_an_intact_cache_entry_is_reused(stored_cache, tiny_model_dir, tmp_path,
     assert calls == [] and "is not used" not in capsys.readouterr().err
     assert (tmp_path / "run" / "eval_base" / "results.json").read_bytes() == \
         (first / "eval_base" / "results.json").read_bytes()
+
+
+# == 9. stage hashes hold the model's identity ======================================================
+def test_weights_changed_in_place_rerun_every_stage(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    out = tmp_path / "run"
+    cfg = small(str(model))
+    run_pipeline(cfg, out, stop_after="train")
+    assert run_pipeline(cfg, out, stop_after="train")["skipped"] == ["data", "eval_base", "train"]
+    w = load_file(str(model / "model.safetensors"))
+    name = next(iter(w))
+    w[name] = w[name] + 1e-3
+    save_file(w, str(model / "model.safetensors"), metadata={"format": "pt"})  # same path, other weights
+    assert run_pipeline(cfg, out, stop_after="train")["skipped"] == []  # nothing stale kept

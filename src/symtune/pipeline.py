@@ -52,14 +52,19 @@ def resolved_stages(cfg: RunConfig, out: str | Path = "OUT") -> tuple[dict, dict
 
 def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
     """Hash per stage: its config's result-relevant fields (paths inside OUT replaced by upstream hashes),
-    with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage."""
+    with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage.
+    The model enters by its identity (the cache's: a hash of its files, or Hub id + commit), not only
+    its path, so weights changed in place rerun every stage."""
+    from symtune.eval.cache import model_identity
+
     s = resolved_stages(cfg, out)[0]
+    model = model_identity(cfg.model) or {"name": cfg.model}  # a Hub model not downloaded: its name
     train = {k: v for k, v in hashed(s["train"]).items() if k not in ("data", "out")}
     evals = {k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}
     evals_tuned = {**evals, "adapter_scale": s["eval_tuned"].adapter_scale}  # the base has no adapter to scale
-    h = {"data": stable_hash({"data": hashed(s["data"])})}
-    h["eval_base"] = stable_hash({"eval": evals})
-    h["train"] = stable_hash({"train": train, "data": h["data"]})
+    h = {"data": stable_hash({"data": hashed(s["data"]), "model": model})}  # its tokenizer drives the rows
+    h["eval_base"] = stable_hash({"eval": evals, "model": model})
+    h["train"] = stable_hash({"train": train, "data": h["data"], "model": model})
     h["eval_tuned"] = stable_hash({"eval": evals_tuned, "method": cfg.train.method, "train": h["train"]})
     h["report"] = stable_hash({"report": REPORT_VERSION, "eval_base": h["eval_base"],
                                "eval_tuned": h["eval_tuned"], "train": h["train"], "data": h["data"]})

@@ -48,15 +48,26 @@ def cache_root(cache_dir: str | None = None) -> Path:
     return symtune_cache() / "evals"
 
 
+_IDENTITY_MEMO: dict = {}
+
+
 def _hash_files(folder: Path) -> str:
+    files = [p for p in sorted(folder.iterdir())
+             if p.is_file() and p.suffix in _WEIGHT_SUFFIXES and not p.name.startswith(".")]
+    # one process hashes a model several times (stage hashes, cache key): reuse the digest while
+    # every file keeps its size, inode and modification time
+    stamp = tuple((p.name, st.st_size, st.st_ino, st.st_mtime_ns) for p in files for st in [p.stat()])
+    memo_key = (str(folder.resolve()), stamp)
+    if memo_key in _IDENTITY_MEMO:
+        return _IDENTITY_MEMO[memo_key]
     h = hashlib.sha256()
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix in _WEIGHT_SUFFIXES and not p.name.startswith("."):
-            h.update(p.name.encode() + b"\0")
-            with open(p, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(chunk)
-    return h.hexdigest()[:32]
+    for p in files:
+        h.update(p.name.encode() + b"\0")
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    _IDENTITY_MEMO[memo_key] = digest = h.hexdigest()[:32]
+    return digest
 
 
 def model_identity(model: str) -> dict | None:
