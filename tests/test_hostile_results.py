@@ -117,3 +117,53 @@ def test_weights_changed_in_place_rerun_every_stage(tiny_model_dir, tmp_path):
     w[name] = w[name] + 1e-3
     save_file(w, str(model / "model.safetensors"), metadata={"format": "pt"})  # same path, other weights
     assert run_pipeline(cfg, out, stop_after="train")["skipped"] == []  # nothing stale kept
+
+
+# == 19. every stage's options checked before any work, by the stage's own validation ================
+def run_args(tiny, out, *extra):
+    return ["run", "--preset", "quick", "--model", tiny, "--data.tasks", "multiemo_pn", "--data.n_prompts", "8",
+            "--data.min_exemplars", "1", "--data.max_exemplars", "2", "--data.max_length", "256",
+            "--train.steps", "2", "--train.batch_size", "2", "--train.dtype", "float32", "--train.max_length", "256",
+            "--eval.suite", "icl", "--eval.tasks", "snips_weather_music", "--eval.settings", "labels",
+            "--eval.k", "1", "--eval.limit", "2", "--eval.dtype", "float32", "--out", str(out), *extra]
+
+
+LATE_OPTIONS = [("--eval.adapter_scale", "-1", "adapter-scale"), ("--train.eval_data", "/missing", "eval_data"),
+                ("--train.accelerate_config", "nosuch", "accelerate config 'nosuch'"),
+                ("--eval.processes", "0", "processes")]
+
+
+@pytest.mark.parametrize("flag, value, needle", LATE_OPTIONS)
+def test_options_a_stage_refuses_are_refused_before_any_work(flag, value, needle, tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(run_args(tiny_model_dir, out, "--no-cache", flag, value)) == 2
+    one_line_error(capsys, needle)
+    assert not (out / "data").exists() and not (out / "run.json").exists()
+    assert main(run_args(tiny_model_dir, out, "--no-cache", flag, value, "--dry-run")) == 2  # a dry run too
+    one_line_error(capsys, needle)
+
+
+def test_run_checks_each_stage_with_the_function_the_stage_calls(monkeypatch):
+    """By construction: the run's check of a stage is the stage's own (a check added to a stage's
+    validation is run up front without listing it in the run)."""
+    import symtune.data.run as data_run
+    import symtune.eval as ev
+    import symtune.report as report
+    import symtune.train.trainer as trainer
+    from symtune.pipeline import stage_checks
+
+    checks = stage_checks()
+    assert checks["data"] is data_run.check_config and checks["train"] is trainer.validate
+    assert checks["eval_base"] is ev.validate and checks["eval_tuned"] is ev.validate
+    assert checks["report"] is report.validate
+    # and each stage calls it first: a refusal there stops the stage before it loads anything
+    for module, name, call in ((ev, "validate", lambda: ev.evaluate(ev.EvalConfig(), "unused")),
+                               (trainer, "validate", lambda: trainer.run_training(trainer.TrainConfig())),
+                               (report, "validate", lambda: report.build_report([], out="unused")),
+                               (data_run, "check_config", lambda: data_run.make_builder(data_run.DataConfig()))):
+        def refuse(*a, **k):
+            raise SymtuneError("refused by the stage's validation")
+
+        monkeypatch.setattr(module, name, refuse)
+        with pytest.raises(SymtuneError, match="refused by the stage's validation"):
+            call()

@@ -72,12 +72,20 @@ def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
 
 
 def validate_stages(cfg: RunConfig, out: Path) -> None:
-    """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation)."""
-    from symtune.data.run import check_config
-    from symtune.eval.runner import check_inputs
-    from symtune.train.trainer import validate as check_train
+    """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation).
 
+    Each stage is checked by the one validation function the stage itself calls first (STAGE_CHECKS), so
+    an option the stage would refuse is refused here; what only a run relates (its stages with each
+    other) is checked below them."""
     s = stage_configs(cfg, out)
+    produced = (s["train"].data, s["train"].out)  # written by the data and train stages of this run
+    checks = stage_checks()
+    checks["data"](s["data"])
+    resolved_stages(cfg, out)  # a device that is not there: one line before any work
+    checks["train"](s["train"])
+    for name in ("eval_base", "eval_tuned"):
+        checks[name](s[name], produced=produced)
+    checks["report"](out / "report")
     if cfg.train.natural_loss == "kl" and cfg.data.symbol_fraction >= 1.0:
         raise SymtuneError("train.natural_loss kl trains the natural-label share; set data.symbol_fraction below 1 "
                            "(e.g. 0.75) or use natural_loss ce")
@@ -87,15 +95,17 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")
-    check_config(s["data"])
-    resolved_stages(cfg, out)  # a device that is not there: one line before any work
-    check_train(s["train"])
-    for name in ("eval_base",):
-        check_inputs(s[name])
-        if s[name].suite != "algorithmic":
-            from symtune.eval.suites import resolve_tasks
 
-            resolve_tasks(s[name])
+
+def stage_checks() -> dict:
+    """stage -> the validation function that stage calls first (options and paths, nothing loaded)."""
+    from symtune.data.run import check_config
+    from symtune.eval import validate as check_eval
+    from symtune.report import validate as check_report
+    from symtune.train.trainer import validate as check_train
+
+    return {"data": check_config, "train": check_train, "eval_base": check_eval, "eval_tuned": check_eval,
+            "report": check_report}
 
 
 # -- run folder bookkeeping ---------------------------------------------------------------------

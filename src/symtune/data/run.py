@@ -46,7 +46,16 @@ def resolve_tasks(cfg: DataConfig) -> list:
 
 
 def check_config(cfg: DataConfig) -> list:
-    """Check the options and resolve the tasks (nothing is built or written); returns the tasks."""
+    """Check the options and resolve the tasks (nothing is built or written); returns the tasks.
+
+    The data stage's one validation: build_dataset() calls it (through make_builder), and `symtune run`
+    calls it before any stage starts."""
+    from symtune.data import formats
+
+    formats.check_format(cfg.format)
+    if cfg.chat_template and cfg.format == "messages":
+        raise SymtuneError("options 'chat_template' and 'format messages' both apply a chat format; messages rows "
+                           "leave the template to the trainer, so use chat_template false with them")
     if cfg.n_prompts < 1:
         raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
     if cfg.max_length < 16:
@@ -109,10 +118,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     from symtune.data import formats
     from symtune.provenance import remove_stale_temps, write_stream_atomic
 
-    formats.check_format(cfg.format)
-    if cfg.chat_template and cfg.format == "messages":
-        raise SymtuneError("options 'chat_template' and 'format messages' both apply a chat format; messages rows "
-                           "leave the template to the trainer, so use chat_template false with them")
+    formats.check_format(cfg.format)  # before the output path (check_config repeats it with the other options)
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
     builder = make_builder(cfg, tokenizer)
     table = [] if cfg.format in ("parquet", "hf-dataset") else None  # written at the end through `datasets`
