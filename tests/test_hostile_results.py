@@ -167,3 +167,28 @@ def test_run_checks_each_stage_with_the_function_the_stage_calls(monkeypatch):
         monkeypatch.setattr(module, name, refuse)
         with pytest.raises(SymtuneError, match="refused by the stage's validation"):
             call()
+
+
+# == 20. --cache-dir checked first ==================================================================
+def test_cache_dir_that_is_a_file_is_refused_before_any_work(tiny_model_dir, tmp_path, capsys):
+    f = tmp_path / "cache.txt"
+    f.write_text("mine\n")
+    out = tmp_path / "run"
+    assert main(run_args(tiny_model_dir, out, "--cache-dir", str(f))) == 2
+    line = one_line_error(capsys, f"--cache-dir {f} is an existing file")
+    assert "--no-cache" in line and f.read_text() == "mine\n"
+    assert not (out / "data").exists() and not (out / "run.json").exists()
+
+
+def test_read_only_cache_dir_is_refused_before_any_work(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import symtune.paths as paths
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = paths._writable_dir
+    # as check_output's probe file would find on a read-only mount (chmod does not stop root)
+    monkeypatch.setattr(paths, "_writable_dir", lambda d: Path(d).resolve() != ro.resolve() and real(d))
+    out = tmp_path / "run"
+    assert main(run_args(tiny_model_dir, out, "--cache-dir", str(ro / "evals"))) == 2
+    one_line_error(capsys, f"cannot write in {ro}")
+    assert not (out / "data").exists() and not (out / "run.json").exists()

@@ -86,6 +86,10 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     for name in ("eval_base", "eval_tuned"):
         checks[name](s[name], produced=produced)
     checks["report"](out / "report")
+    if cfg.cache:
+        from symtune.eval.cache import check_root
+
+        check_root(cfg.cache_dir)  # a file or read-only: one line now, not after the base evaluation
     if cfg.train.natural_loss == "kl" and cfg.data.symbol_fraction >= 1.0:
         raise SymtuneError("train.natural_loss kl trains the natural-label share; set data.symbol_fraction below 1 "
                            "(e.g. 0.75) or use natural_loss ce")

@@ -51,6 +51,21 @@ def cache_root(cache_dir: str | None = None) -> Path:
 _IDENTITY_MEMO: dict = {}
 
 
+def check_root(cache_dir: str | None = None) -> Path:
+    """Refuse, before any work, a cache location that is a file or cannot be written (else the base
+    evaluation would run, fail to store, and run again on every rerun)."""
+    from symtune.errors import SymtuneError
+    from symtune.paths import check_output
+
+    root = cache_root(cache_dir)
+    option = "--cache-dir" if cache_dir else ("$SYMTUNE_EVAL_CACHE" if os.environ.get("SYMTUNE_EVAL_CACHE")
+                                              else "the evaluation cache")
+    try:
+        return check_output(root, kind="folder", option=option)
+    except SymtuneError as e:
+        raise SymtuneError(f"{e} (or pass --no-cache)") from None
+
+
 def _hash_files(folder: Path) -> str:
     files = [p for p in sorted(folder.iterdir())
              if p.is_file() and p.suffix in _WEIGHT_SUFFIXES and not p.name.startswith(".")]
