@@ -192,3 +192,53 @@ def test_read_only_cache_dir_is_refused_before_any_work(tiny_model_dir, tmp_path
     assert main(run_args(tiny_model_dir, out, "--cache-dir", str(ro / "evals"))) == 2
     one_line_error(capsys, f"cannot write in {ro}")
     assert not (out / "data").exists() and not (out / "run.json").exists()
+
+
+# == 11. the held-out guard holds by data, and a run never evaluates on its tuning tasks unasked ====
+def test_a_held_out_task_cannot_be_tuned_on_under_another_role_or_name(tiny_model_dir, tmp_path, capsys):
+    from hostile_helpers import write_csv
+
+    from symtune.tasks.registry import get_task
+
+    config = tmp_path / "tasks.yaml"
+    config.write_text("tasks:\n  - {bundled: bbc_sport_business, role: tune}\n")
+    out = tmp_path / "rows.jsonl"
+    base = ["data", "--model", tiny_model_dir, "--n-prompts", "4", "--out", str(out)]
+    assert main([*base, "--task-config", str(config)]) == 2
+    one_line_error(capsys, "bbc_sport_business is a held-out evaluation task")
+    # the same rows in a file of another name are the same data
+    held = get_task("bbc_sport_business")
+    rows = [(ex.text, held.labels[ex.label]) for ex in held.examples("train")[:40]]
+    copy = write_csv(tmp_path / "my_news.csv", rows)
+    assert main([*base, "--task-files", copy]) == 2
+    one_line_error(capsys, "from the held-out evaluation task bbc_sport_business")
+    assert not out.exists()
+
+
+def test_a_run_evaluating_on_its_tuning_task_needs_an_explicit_opt_in(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = run_args(tiny_model_dir, out, "--no-cache", "--eval.tasks", "multiemo_pn")
+    assert main(args) == 2
+    one_line_error(capsys, "eval task(s) multiemo_pn are tuned on by this run")
+    assert not (out / "data").exists()
+    assert main([*args, "--eval.allow_tuning_overlap"]) == 0
+    assert "multiemo_pn, which this run also tunes on" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["tuning_overlap"] == ["multiemo_pn"]
+    report = (out / "report" / "report.md").read_text()
+    assert "Warning: evaluated on tuning tasks" in report and "`multiemo_pn`" in report
+
+
+def test_tuning_overlap_compares_data_and_keeps_a_files_own_split(tmp_path):
+    from hostile_helpers import two_class_csv
+
+    from symtune.tasks.overlap import tuning_overlap
+    from symtune.tasks.registry import get_task, task_from_file
+
+    four_way = get_task("multiemo_sentiment4")  # the same review sentences as multiemo_pn
+    assert tuning_overlap([four_way], [get_task("multiemo_pn")]) == ["multiemo_pn"]
+    assert tuning_overlap([get_task("fever")], [get_task("multiemo_pn"), get_task("snips_3way")]) == []
+    f = two_class_csv(tmp_path / "mine.csv")  # split by the seed into tuning and evaluation rows
+    tune, held = task_from_file(f, "text", "label", role="tune", seed=0), \
+        task_from_file(f, "text", "label", role="eval", seed=0)
+    assert tuning_overlap([tune], [held]) == []  # test queries are the file's validation rows
+    assert tuning_overlap([tune], [held], split="dev") == ["mine"]  # dev queries come from the tuning rows

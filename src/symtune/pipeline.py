@@ -71,20 +71,21 @@ def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
     return h
 
 
-def validate_stages(cfg: RunConfig, out: Path) -> None:
+def validate_stages(cfg: RunConfig, out: Path) -> list[str]:
     """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation).
 
     Each stage is checked by the one validation function the stage itself calls first (STAGE_CHECKS), so
     an option the stage would refuse is refused here; what only a run relates (its stages with each
-    other) is checked below them."""
+    other) is checked below them. Returns the evaluation tasks the run also tunes on (allowed only with
+    eval.allow_tuning_overlap)."""
     s = stage_configs(cfg, out)
     produced = (s["train"].data, s["train"].out)  # written by the data and train stages of this run
     checks = stage_checks()
-    checks["data"](s["data"])
+    tune_tasks = checks["data"](s["data"])
     resolved_stages(cfg, out)  # a device that is not there: one line before any work
     checks["train"](s["train"])
-    for name in ("eval_base", "eval_tuned"):
-        checks[name](s[name], produced=produced)
+    eval_tasks = checks["eval_base"](s["eval_base"], produced=produced)
+    checks["eval_tuned"](s["eval_tuned"], produced=produced)
     checks["report"](out / "report")
     if cfg.cache:
         from symtune.eval.cache import check_root
@@ -99,6 +100,15 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")
+    from symtune.tasks.overlap import tuning_overlap
+
+    overlap = tuning_overlap(tune_tasks, eval_tasks, cfg.eval.split)
+    if overlap and not cfg.eval.allow_tuning_overlap:
+        raise SymtuneError(f"eval task(s) {', '.join(overlap)} are tuned on by this run (the same task, or its "
+                           "texts); evaluating on them measures what the model was tuned on. Drop them from "
+                           "eval.tasks, or pass --eval.allow_tuning_overlap to evaluate on them anyway "
+                           "(the report flags it)")
+    return overlap
 
 
 def stage_checks() -> dict:
@@ -216,12 +226,12 @@ def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_afte
     out = Path(out)
     cfg = wire(cfg)
     check_run_folder(out, cfg, force)
-    validate_stages(cfg, out)
+    overlap = validate_stages(cfg, out)
     with ownership.locked(out):
-        return _run_stages(cfg, out, stop_after)
+        return _run_stages(cfg, out, stop_after, overlap)
 
 
-def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None) -> dict:
+def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None, overlap: list[str] = ()) -> dict:
     from symtune import ownership
 
     for stage in STAGES:  # refused before any work: a link would make a stage write outside OUT
@@ -240,7 +250,11 @@ def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None) -> dict:
 
             _log("symtune run: " + emulated_warning(hw[stage], f"--{stage.split('_')[0]}.dtype"))
     state = {"config": dataclasses.asdict(cfg), "hashed_config": hashed(cfg), "provenance": provenance(),
-             "hardware": hardware, "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running"}
+             "hardware": hardware, "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running",
+             "tuning_overlap": list(overlap)}  # the report flags evaluation tasks the run also tuned on
+    if overlap:
+        _log(f"symtune run: note: evaluating on {', '.join(overlap)}, which this run also tunes on "
+             "(--eval.allow_tuning_overlap); the report flags it")
     if run_json.is_file():
         try:
             state["timings"] = json.loads(run_json.read_text(encoding="utf-8")).get("timings", {})

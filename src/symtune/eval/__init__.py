@@ -20,17 +20,18 @@ from symtune.eval.config import EvalConfig
 MIN_PROMPTS_TO_RELAUNCH = 200
 
 
-def validate(cfg: EvalConfig, produced=()) -> None:
+def validate(cfg: EvalConfig, produced=()) -> list:
     """Every check of the eval stage that needs no model: options, paths (but those in `produced`, which
     an earlier stage of `symtune run` writes) and tasks. evaluate() calls it first, and `symtune run`
-    calls it for both of its evaluations before any stage starts."""
+    calls it for both of its evaluations before any stage starts. Returns the icl/flipped tasks."""
     from symtune.eval.runner import check_inputs
 
     check_inputs(cfg, produced)
-    if cfg.suite != "algorithmic":
-        from symtune.eval.suites import resolve_tasks
+    if cfg.suite == "algorithmic":
+        return []
+    from symtune.eval.suites import resolve_tasks
 
-        resolve_tasks(cfg)
+    return resolve_tasks(cfg)
 
 
 def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:

@@ -30,6 +30,7 @@ class Task:
     licence: str = ""
     pair: bool = False  # True when examples carry text_pair
     description: str = ""
+    remote: bool = False  # examples come from the Hub (loading them may download): compared by name only
     loader: Callable[[str], list[Example]] | None = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
