@@ -74,7 +74,7 @@ def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
 def validate_stages(cfg: RunConfig, out: Path) -> list[str]:
     """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation).
 
-    Each stage is checked by the one validation function the stage itself calls first (STAGE_CHECKS), so
+    Each stage is checked by the one validation function the stage itself calls first (stage_checks()), so
     an option the stage would refuse is refused here; what only a run relates (its stages with each
     other) is checked below them. Returns the evaluation tasks the run also tunes on (allowed only with
     eval.allow_tuning_overlap)."""
