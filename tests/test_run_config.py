@@ -99,7 +99,8 @@ def test_one_definition_of_runtime_fields():
     from symtune.eval.config import RUNTIME_FIELDS, EvalConfig
     from symtune.train.config import NON_SEMANTIC, TrainConfig
 
-    assert set(RUNTIME_FIELDS) == {"batch_size", "threads", "processes", "chunk_size", "force", "progress"}
+    assert set(RUNTIME_FIELDS) == {"batch_size", "threads", "processes", "chunk_size", "force", "progress",
+                                   "allow_tuning_overlap"}  # permits a run, changes no result
     assert {"threads", "resume", "out", "save_every"} <= set(NON_SEMANTIC) and "lr" not in NON_SEMANTIC
     assert "batch_size" not in hashed(EvalConfig()) and "batch_size" in hashed(TrainConfig())
 

@@ -52,27 +52,45 @@ def resolved_stages(cfg: RunConfig, out: str | Path = "OUT") -> tuple[dict, dict
 
 def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
     """Hash per stage: its config's result-relevant fields (paths inside OUT replaced by upstream hashes),
-    with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage."""
+    with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage.
+    The model enters by its identity (the cache's: a hash of its files, or Hub id + commit), not only
+    its path, so weights changed in place rerun every stage."""
+    from symtune.eval.cache import model_identity
+
     s = resolved_stages(cfg, out)[0]
+    model = model_identity(cfg.model) or {"name": cfg.model}  # a Hub model not downloaded: its name
     train = {k: v for k, v in hashed(s["train"]).items() if k not in ("data", "out")}
     evals = {k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}
     evals_tuned = {**evals, "adapter_scale": s["eval_tuned"].adapter_scale}  # the base has no adapter to scale
-    h = {"data": stable_hash({"data": hashed(s["data"])})}
-    h["eval_base"] = stable_hash({"eval": evals})
-    h["train"] = stable_hash({"train": train, "data": h["data"]})
+    h = {"data": stable_hash({"data": hashed(s["data"]), "model": model})}  # its tokenizer drives the rows
+    h["eval_base"] = stable_hash({"eval": evals, "model": model})
+    h["train"] = stable_hash({"train": train, "data": h["data"], "model": model})
     h["eval_tuned"] = stable_hash({"eval": evals_tuned, "method": cfg.train.method, "train": h["train"]})
     h["report"] = stable_hash({"report": REPORT_VERSION, "eval_base": h["eval_base"],
                                "eval_tuned": h["eval_tuned"], "train": h["train"], "data": h["data"]})
     return h
 
 
-def validate_stages(cfg: RunConfig, out: Path) -> None:
-    """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation)."""
-    from symtune.data.run import check_config
-    from symtune.eval.runner import check_inputs
-    from symtune.train.trainer import validate as check_train
+def validate_stages(cfg: RunConfig, out: Path) -> list[str]:
+    """Check every stage's options before any stage runs (a bad train option must not cost the base evaluation).
 
+    Each stage is checked by the one validation function the stage itself calls first (stage_checks()), so
+    an option the stage would refuse is refused here; what only a run relates (its stages with each
+    other) is checked below them. Returns the evaluation tasks the run also tunes on (allowed only with
+    eval.allow_tuning_overlap)."""
     s = stage_configs(cfg, out)
+    produced = (s["train"].data, s["train"].out)  # written by the data and train stages of this run
+    checks = stage_checks()
+    tune_tasks = checks["data"](s["data"])
+    resolved_stages(cfg, out)  # a device that is not there: one line before any work
+    checks["train"](s["train"])
+    eval_tasks = checks["eval_base"](s["eval_base"], produced=produced)
+    checks["eval_tuned"](s["eval_tuned"], produced=produced)
+    checks["report"](out / "report")
+    if cfg.cache:
+        from symtune.eval.cache import check_root
+
+        check_root(cfg.cache_dir)  # a file or read-only: one line now, not after the base evaluation
     if cfg.train.natural_loss == "kl" and cfg.data.symbol_fraction >= 1.0:
         raise SymtuneError("train.natural_loss kl trains the natural-label share; set data.symbol_fraction below 1 "
                            "(e.g. 0.75) or use natural_loss ce")
@@ -82,15 +100,26 @@ def validate_stages(cfg: RunConfig, out: Path) -> None:
     if cfg.eval.adapter_scale != 1.0 and cfg.train.method != "lora":
         raise SymtuneError(f"eval.adapter_scale {cfg.eval.adapter_scale:g} scales a LoRA adapter; with "
                            "train.method full leave it at 1")
-    check_config(s["data"])
-    resolved_stages(cfg, out)  # a device that is not there: one line before any work
-    check_train(s["train"])
-    for name in ("eval_base",):
-        check_inputs(s[name])
-        if s[name].suite != "algorithmic":
-            from symtune.eval.suites import resolve_tasks
+    from symtune.tasks.overlap import tuning_overlap
 
-            resolve_tasks(s[name])
+    overlap = tuning_overlap(tune_tasks, eval_tasks, cfg.eval.split)
+    if overlap and not cfg.eval.allow_tuning_overlap:
+        raise SymtuneError(f"eval task(s) {', '.join(overlap)} are tuned on by this run (the same task, or its "
+                           "texts); evaluating on them measures what the model was tuned on. Drop them from "
+                           "eval.tasks, or pass --eval.allow_tuning_overlap to evaluate on them anyway "
+                           "(the report flags it)")
+    return overlap
+
+
+def stage_checks() -> dict:
+    """stage -> the validation function that stage calls first (options and paths, nothing loaded)."""
+    from symtune.data.run import check_config
+    from symtune.eval import validate as check_eval
+    from symtune.report import validate as check_report
+    from symtune.train.trainer import validate as check_train
+
+    return {"data": check_config, "train": check_train, "eval_base": check_eval, "eval_tuned": check_eval,
+            "report": check_report}
 
 
 # -- run folder bookkeeping ---------------------------------------------------------------------
@@ -156,7 +185,7 @@ def run_eval_base(cfg: RunConfig, ecfg, stage_dir: Path) -> None:
     if cfg.cache:
         root = cache.cache_root(cfg.cache_dir)
         key = cache.cache_key(ecfg)
-        entry = cache.lookup(key, root) if key else None
+        entry = cache.lookup(key, root, note=lambda m: _log("  " + m)) if key else None
         if entry is not None:
             cache.restore(entry, stage_dir, key)
             _log(f"  reused the cached base evaluation {entry}")
@@ -197,12 +226,12 @@ def run_pipeline(cfg: RunConfig, out: str | Path, force: bool = False, stop_afte
     out = Path(out)
     cfg = wire(cfg)
     check_run_folder(out, cfg, force)
-    validate_stages(cfg, out)
+    overlap = validate_stages(cfg, out)
     with ownership.locked(out):
-        return _run_stages(cfg, out, stop_after)
+        return _run_stages(cfg, out, stop_after, overlap)
 
 
-def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None) -> dict:
+def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None, overlap: list[str] = ()) -> dict:
     from symtune import ownership
 
     for stage in STAGES:  # refused before any work: a link would make a stage write outside OUT
@@ -221,7 +250,11 @@ def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None) -> dict:
 
             _log("symtune run: " + emulated_warning(hw[stage], f"--{stage.split('_')[0]}.dtype"))
     state = {"config": dataclasses.asdict(cfg), "hashed_config": hashed(cfg), "provenance": provenance(),
-             "hardware": hardware, "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running"}
+             "hardware": hardware, "stage_hashes": hashes, "timings": {}, "skipped": [], "status": "running",
+             "tuning_overlap": list(overlap)}  # the report flags evaluation tasks the run also tuned on
+    if overlap:
+        _log(f"symtune run: note: evaluating on {', '.join(overlap)}, which this run also tunes on "
+             "(--eval.allow_tuning_overlap); the report flags it")
     if run_json.is_file():
         try:
             state["timings"] = json.loads(run_json.read_text(encoding="utf-8")).get("timings", {})

@@ -24,7 +24,7 @@ def add_arguments(p):
 
     p.add_argument("--out", required=True, help="output folder (results.json, samples_*.jsonl)")
     p.add_argument("--config", help="YAML file with EvalConfig keys (command-line options override it)")
-    add_dataclass_args(p, EvalConfig)
+    add_dataclass_args(p, EvalConfig, exclude=("allow_tuning_overlap",))  # a run's option
 
 
 def run(args) -> int:

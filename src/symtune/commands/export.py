@@ -19,7 +19,7 @@ def add_arguments(p):
     p.add_argument("format", choices=FORMATS, help="export format (lm-eval)")
     p.add_argument("--out", required=True, help="output folder for <task>.jsonl + <task>.yaml")
     p.add_argument("--config", help="YAML file with EvalConfig keys (command-line options override it)")
-    add_dataclass_args(p, EvalConfig, exclude=("adapter", "dtype", "batch_size", "threads", "chunk_size",
+    add_dataclass_args(p, EvalConfig, exclude=("allow_tuning_overlap", "adapter", "dtype", "batch_size", "threads", "chunk_size",
                                                "force", "progress", "scoring"))
 
 

@@ -68,8 +68,9 @@ def run(args) -> int:
     check_output(args.out, kind="folder", option="--out")
     cfg = resolve(args)
     if args.dry_run:
-        from symtune.pipeline import resolved_stages
+        from symtune.pipeline import resolved_stages, validate_stages
 
+        validate_stages(cfg, Path(args.out))  # what the run would refuse, a dry run refuses too
         hardware = {k: v.as_dict() for k, v in resolved_stages(cfg, Path(args.out))[1].items()}
         print(json.dumps({"config": dataclasses.asdict(cfg), "hardware": hardware,
                           "stage_hashes": stage_hashes(cfg, Path(args.out))}, indent=2))

@@ -27,12 +27,7 @@ def resolve_tasks(cfg: DataConfig) -> list:
         tasks.extend(pool)
     elif cfg.tasks:
         for name in cfg.tasks:
-            t = registry.get_task(name)
-            if t.role == "eval":
-                raise SymtuneError(
-                    f"task {name} is a held-out evaluation task; tuning on it would leak into evaluation. "
-                    "Pick tuning tasks (`symtune tasks --role tune`)")
-            tasks.append(t)
+            tasks.append(registry.get_task(name))
     elif not cfg.task_files:
         tasks.extend(registry.default_tune_tasks())
     for path in cfg.task_files:
@@ -42,14 +37,27 @@ def resolve_tasks(cfg: DataConfig) -> list:
         if cfg.max_tasks < 1:
             raise SymtuneError("--max-tasks must be at least 1")
         tasks = tasks[: cfg.max_tasks]
+    from symtune.tasks.overlap import check_not_held_out
+
+    for t in tasks:  # by data, not name: a held-out task given role tune in a task config is still held out
+        check_not_held_out(t)
     return tasks
 
 
 def check_config(cfg: DataConfig) -> list:
-    """Check the options and resolve the tasks (nothing is built or written); returns the tasks."""
+    """Check the options and resolve the tasks (nothing is built or written); returns the tasks.
+
+    The data stage's one validation: build_dataset() calls it (through make_builder), and `symtune run`
+    calls it before any stage starts."""
+    from symtune.data import formats
+
     if cfg.n_prompts is None:
         raise SymtuneError("n_prompts auto (null) follows the training steps and is resolved by `symtune run`; "
                            "pass a number of prompts here")
+    formats.check_format(cfg.format)
+    if cfg.chat_template and cfg.format == "messages":
+        raise SymtuneError("options 'chat_template' and 'format messages' both apply a chat format; messages rows "
+                           "leave the template to the trainer, so use chat_template false with them")
     if cfg.n_prompts < 1:
         raise SymtuneError(f"--n-prompts must be at least 1, got {cfg.n_prompts}")
     if cfg.max_length < 16:
@@ -112,10 +120,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
     from symtune.data import formats
     from symtune.provenance import remove_stale_temps, write_stream_atomic
 
-    formats.check_format(cfg.format)
-    if cfg.chat_template and cfg.format == "messages":
-        raise SymtuneError("options 'chat_template' and 'format messages' both apply a chat format; messages rows "
-                           "leave the template to the trainer, so use chat_template false with them")
+    formats.check_format(cfg.format)  # before the output path (check_config repeats it with the other options)
     out = check_output_path(cfg, out, config_file=config_file, overwrite=overwrite)
     builder = make_builder(cfg, tokenizer)
     table = [] if cfg.format in ("parquet", "hf-dataset") else None  # written at the end through `datasets`

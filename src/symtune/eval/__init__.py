@@ -20,6 +20,20 @@ from symtune.eval.config import EvalConfig
 MIN_PROMPTS_TO_RELAUNCH = 200
 
 
+def validate(cfg: EvalConfig, produced=()) -> list:
+    """Every check of the eval stage that needs no model: options, paths (but those in `produced`, which
+    an earlier stage of `symtune run` writes) and tasks. evaluate() calls it first, and `symtune run`
+    calls it for both of its evaluations before any stage starts. Returns the icl/flipped tasks."""
+    from symtune.eval.runner import check_inputs
+
+    check_inputs(cfg, produced)
+    if cfg.suite == "algorithmic":
+        return []
+    from symtune.eval.suites import resolve_tasks
+
+    return resolve_tasks(cfg)
+
+
 def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
     """The `eval` stage: in this process, or as cfg.processes local processes under `accelerate launch`.
 
@@ -27,12 +41,10 @@ def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
     import dataclasses
 
     from symtune import runtime
-    from symtune.errors import SymtuneError
     from symtune.eval.runner import check_out_folder, config_hash, prepare, run_eval
     from symtune.hardware import default_processes, resolve
 
-    if cfg.processes is not None and cfg.processes < 1:
-        raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
+    validate(cfg)
     processes = cfg.processes or (1 if runtime.in_child() else default_processes(resolve(cfg.device, cfg.dtype)))
     if processes > 1 and not runtime.in_child():
         import json
@@ -55,4 +67,4 @@ def evaluate(cfg: EvalConfig, out, log=print) -> dict | None:
     return run_eval(cfg, out, log=log)
 
 
-__all__ = ["EvalConfig", "evaluate"]
+__all__ = ["EvalConfig", "evaluate", "validate"]

@@ -98,6 +98,10 @@ class EvalConfig:
                                "(0 = the base model, 1 = the adapter as trained, 0.5 halfway; weight "
                                "interpolation toward the base model). Needs --adapter.")
 
+    allow_tuning_overlap: bool = opt(False, "symtune run: evaluate on a task the run also tunes on (the same task "
+                                     "by name or by its texts, or queries among the tuning rows of a file), which "
+                                     "is refused otherwise; the report then flags those tasks.", runtime=True)
+
 
 # Fields that cannot change results (runtime=True above): left out of every config hash.
 RUNTIME_FIELDS = runtime_fields(EvalConfig)

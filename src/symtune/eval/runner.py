@@ -71,10 +71,16 @@ def config_hash(cfg: EvalConfig) -> str:
     return stable_hash(hashed(resolve_config(cfg, "eval")[0]))
 
 
-def check_inputs(cfg: EvalConfig) -> str:
-    """Validate options and paths before anything is loaded or written; returns the model path."""
+def check_inputs(cfg: EvalConfig, produced=()) -> str:
+    """Validate options and paths before anything is loaded or written; returns the model path.
+
+    `produced`: paths an earlier stage of `symtune run` will write (the adapter, a fully tuned model);
+    everything about them but their existence is checked."""
     from symtune.models import resolve_model
 
+    produced = {str(x) for x in produced}
+    if cfg.processes is not None and cfg.processes < 1:
+        raise SymtuneError(f"--processes must be at least 1 (got {cfg.processes})")
     for name in ("k", "limit", "dev_limit", "batch_size", "chunk_size", "max_new_tokens"):
         if getattr(cfg, name) < 1:
             raise SymtuneError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
@@ -84,7 +90,7 @@ def check_inputs(cfg: EvalConfig) -> str:
         raise SymtuneError("--tasks/--task-file do not apply to the algorithmic suite; use --suite icl, flipped or all")
     if cfg.threads is not None and cfg.threads < 0:
         raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
-    if cfg.adapter:
+    if cfg.adapter and str(cfg.adapter) not in produced:
         from symtune.models import check_adapter
 
         check_adapter(cfg.adapter)
@@ -96,7 +102,7 @@ def check_inputs(cfg: EvalConfig) -> str:
     if cfg.adapter_scale != 1.0 and not cfg.adapter:
         raise SymtuneError(f"--adapter-scale {cfg.adapter_scale:g} scales a LoRA adapter; pass --adapter DIR "
                            "(or leave the scale at 1)")
-    return resolve_model(cfg.model)
+    return cfg.model if str(cfg.model) in produced else resolve_model(cfg.model)
 
 
 def model_max_length(model_path: str, cfg: EvalConfig) -> int:

@@ -22,6 +22,22 @@ PNG_NAMES = ("icl_settings.png", "flipped.png", "list_functions.png", "simp_turi
              "data_exemplars.png", "flip_curve.png", "k_curve.png")
 
 
+METRICS = ("acc", "acc_norm", "acc_gen")
+
+
+def validate(out, metric: str = "acc", labels: list[str] | None = None) -> None:
+    """Every check of the report stage that needs no results: the output folder, metric and labels.
+    build_report() calls it first, and `symtune run` calls it before any stage starts."""
+    from symtune.errors import SymtuneError
+    from symtune.paths import check_output
+
+    if metric not in METRICS:
+        raise SymtuneError(f"report: --metric {metric!r} is not one of {', '.join(METRICS)}")
+    if labels is not None and any(not str(x).strip() for x in labels):
+        raise SymtuneError("report: --labels has an empty label; give names like A,B")
+    check_output(out, kind="folder", option="--out")
+
+
 def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: str = "acc") -> dict:
     """Write report.md, report.html and the PNGs into `out`; return {"md", "html", "pngs", "runs"}.
 
@@ -29,16 +45,15 @@ def build_report(run_dirs, out=None, labels: list[str] | None = None, metric: st
     """
     from symtune.report.render import document, images, to_html, to_markdown
 
-    from symtune.paths import check_output
-
     from symtune import ownership
 
-    runs = load_runs(run_dirs, labels)
+    run_dirs = [Path(x) for x in run_dirs]
     default = out is None
-    out = Path(out) if out else (runs[0].path / "report" if len(runs) == 1 else Path("report"))
+    out = Path(out) if out else (run_dirs[0] / "report" if len(run_dirs) == 1 else Path("report"))
+    validate(out, metric, labels)
+    runs = load_runs(run_dirs, labels)
     if default:  # the user named no folder: never write through a link found there
         ownership.check_entry(out.parent, out.name)
-    check_output(out, kind="folder", option="--out")
     blocks = document(runs, metric)
     pngs = images(blocks)
     md, page = out / "report.md", out / "report.html"

@@ -34,6 +34,12 @@ def document(runs: list[Run], metric: str = "acc") -> list:
                        if ev is not None and isinstance(ev.doc.get("config"), dict) and ev.doc["config"].get("scoring")})
     if scorings:
         b.append(Para(f"Evaluation scoring: {', '.join(scorings)} (from the evaluations' config)."))
+    overlap = [(r, (r.run_meta or {}).get("tuning_overlap")) for r in runs]
+    overlap = [(r, tasks) for r, tasks in overlap if isinstance(tasks, list) and tasks]
+    if overlap:  # allowed only by --eval.allow_tuning_overlap: these accuracies are not held-out
+        b.append(Heading(2, "Warning: evaluated on tuning tasks"))
+        b.append(Bullets([f"`{r.label}` evaluates on {', '.join(f'`{t}`' for t in tasks)}, which it also tuned on "
+                          "(--eval.allow_tuning_overlap): those tasks are not held out" for r, tasks in overlap]))
     missing = [(r, m) for r in runs for m in r.missing] + [(r, n) for r in runs for n in r.notes]
     if missing:
         b.append(Heading(2, "Missing parts"))

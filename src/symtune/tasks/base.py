@@ -33,6 +33,7 @@ class Task:
     # (lo, hi): every prompt of this task (symbol or natural) shows a random lo..hi of its classes, so a
     # task with many classes gives many small concept sets (the `sources` task, multiemo_lang_sub)
     classes_per_prompt: tuple[int, int] | None = None
+    remote: bool = False  # examples come from the Hub (loading them may download): compared by name only
     loader: Callable[[str], list[Example]] | None = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -117,4 +117,4 @@ def task_from_hf(dataset_id: str, config: str | None = None, text_col: str | Seq
     return Task(name=task_name, role=role, task_type=task_type, labels=labels,
                 instruction=instruction or f"Classify the input as one of: {', '.join(labels)}.",
                 exemplar_split=exemplar_split, query_split=query_split, source=src, licence=licence,
-                pair=text_pair_col is not None, description=description, loader=load)
+                pair=text_pair_col is not None, description=description, remote=True, loader=load)

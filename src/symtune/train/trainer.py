@@ -45,6 +45,9 @@ def _checkpointing_args(TrainingArguments, on: bool) -> dict:
 
 
 def validate(cfg: TrainConfig) -> None:
+    """Every check of the train stage that needs neither the model nor the rows (cfg.data may not exist
+    yet: in `symtune run` the data stage writes it). train() and run_training() call it first, and
+    `symtune run` calls it before any stage starts."""
     if not cfg.data:
         raise SymtuneError("no training data given; pass --data FILE.jsonl (rows written by `symtune data`)")
     if not cfg.out:
@@ -76,6 +79,13 @@ def validate(cfg: TrainConfig) -> None:
                            "disabled; use method lora, or natural_loss ce with method full")
     if cfg.method == "lora" and not cfg.target_modules:
         raise SymtuneError("option 'target_modules' is empty; name the modules LoRA adapts (e.g. q_proj,v_proj)")
+    if cfg.eval_data and not Path(cfg.eval_data).expanduser().is_file():
+        raise SymtuneError(f"option 'eval_data': {cfg.eval_data} is not a file; pass a JSONL of rows written by "
+                           "`symtune data`, or leave it unset to hold out eval_rows training rows")
+    if cfg.accelerate_config:
+        from symtune.runtime import resolve_accelerate_config
+
+        resolve_accelerate_config(cfg.accelerate_config)  # unknown name or not an accelerate YAML: one line
     trackers(cfg.report_to)  # unknown or uninstalled tracker: one line before the model loads
     from symtune.hardware import resolve
 
