@@ -39,6 +39,40 @@ def _all(task):
     return task.examples("train") + task.examples("validation")
 
 
+# ================================================================ item 13: duplicate YAML keys
+
+def test_a_second_train_section_is_refused_naming_key_file_and_line(tmp_path, capsys):
+    f = tmp_path / "arm.yaml"
+    f.write_text("preset: quick\ntrain:\n  lr: 1.0e-4\ndata: {symbol_fraction: 0.5}\ntrain:\n  steps: 3\n")
+    assert main(["run", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    one_line_error(capsys, str(f), "line 5", "key 'train' is given twice", "first on line 2")
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ("k: 2\nlimit: 3\nk: 4\n", 3, "k"),
+    ("settings: [labels]\nlimit: {a: 1, a: 2}\n", 2, "a"),  # inside a flow mapping, on one line
+])
+def test_duplicate_keys_in_a_stage_config_are_refused(tmp_path, capsys, text, line, key, tiny_model_dir):
+    f = tmp_path / "ev.yaml"
+    f.write_text(text)
+    assert main(["eval", "--model", tiny_model_dir, "--config", str(f), "--out", str(tmp_path / "o")]) == 2
+    one_line_error(capsys, str(f), f"line {line}", f"key '{key}' is given twice")
+
+
+def test_yaml_merge_keys_may_still_be_overridden():
+    from symtune.config import safe_load_bounded
+
+    assert safe_load_bounded("base: &b {lr: 1, steps: 2}\ntrain:\n  <<: *b\n  lr: 3\n", "x") == \
+        {"base": {"lr": 1, "steps": 2}, "train": {"lr": 3, "steps": 2}}
+
+
+def test_duplicate_keys_in_a_task_config_are_refused(tmp_path, capsys, tiny_model_dir):
+    f = tmp_path / "tasks.yaml"
+    f.write_text("tasks:\n  - bundled: multiemo_pn\n    role: tune\n    role: eval\n")
+    assert main(["data", "--model", tiny_model_dir, "--task-config", str(f), "--preview", "1"]) == 2
+    one_line_error(capsys, f"task config {f}", "line 4", "key 'role' is given twice")
+
+
 # ================================================================ item 16: damaged JSONL
 
 def _lines(n=6):
