@@ -39,6 +39,55 @@ def _all(task):
     return task.examples("train") + task.examples("validation")
 
 
+# ================================================================ item 12: adapters that do not fit
+
+@pytest.fixture(scope="module")
+def adapter(tiny_model_dir, tmp_path_factory):
+    from symtune.train.config import TrainConfig
+    from symtune.train.trainer import run_training
+
+    d = tmp_path_factory.mktemp("adapter2")
+    data = write_jsonl(d / "rows.jsonl", train_rows(4))
+    run_training(TrainConfig(model=tiny_model_dir, data=data, out=str(d / "a"), steps=1, batch_size=2,
+                             warmup_steps=0, save_every=0, max_length=256), quiet=True)
+    return d / "a"
+
+
+def _changed(adapter, tmp_path, how):
+    from safetensors.torch import load_file, save_file
+
+    a = tmp_path / "adapter"
+    shutil.copytree(adapter, a)
+    w, c = a / "adapter_model.safetensors", a / "adapter_config.json"
+    t = load_file(str(w))
+    if how == "renamed tensors":
+        save_file({k.replace(".layers.", ".blocks."): v for k, v in t.items()}, str(w), metadata={"format": "pt"})
+        return a, "none of its"
+    if how == "one tensor missing":
+        save_file({k: v for k, v in t.items() if k != sorted(t)[0]}, str(w), metadata={"format": "pt"})
+        return a, "are not in it"
+    if how == "another peft_type":
+        cfg = json.loads(c.read_text())
+        c.write_text(json.dumps(dict(cfg, peft_type="IA3")))
+        return a, "peft_type 'IA3'"
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["renamed tensors", "one tensor missing", "another peft_type"])
+@pytest.mark.parametrize("verb", ["eval", "merge"])
+def test_an_adapter_that_does_not_fit_is_one_line(verb, how, adapter, tiny_model_dir, tmp_path, capsys):
+    a, needle = _changed(adapter, tmp_path, how)
+    f = two_class_csv(tmp_path / "t.csv")
+    out = tmp_path / "o"
+    argv = (["eval", "--model", tiny_model_dir, "--adapter", str(a), "--task-file", f, "--k", "1", "--limit", "2",
+             "--no-progress", "--out", str(out)] if verb == "eval"
+            else ["merge", str(a), "--model", tiny_model_dir, "--out", str(out)])
+    assert main(argv) == 2
+    err = one_line_error(capsys, needle, str(a))
+    assert "Found missing adapter keys" not in err
+    assert not (out / "results.json").exists() and not (out / "model.safetensors").exists()
+
+
 # ================================================================ item 13: duplicate YAML keys
 
 def test_a_second_train_section_is_refused_naming_key_file_and_line(tmp_path, capsys):
