@@ -39,6 +39,108 @@ def _all(task):
     return task.examples("train") + task.examples("validation")
 
 
+# ================================================================ item 10: task files
+
+def test_csv_number_spellings_are_one_class(tmp_path):
+    """CSV cells carry no type: `1`, `1.0` and `1e0` are the number 1 (PROMISES: 1.0 is the class 1)."""
+    rows = [(t, ["1", "1.0", " 1e0", "0", "0.0"][i % 5]) for i, t in enumerate(texts(20, "n"))]
+    task = _read(write_csv(tmp_path / "n.csv", rows))
+    assert task.labels == ["0", "1"] and len(_all(task)) == 20
+    # ... and numbers keep numeric order, in CSV as in JSONL
+    rows = [(t, ["2", "10"][i % 2]) for i, t in enumerate(texts(10, "m"))]
+    assert _read(write_csv(tmp_path / "m.csv", rows)).labels == ["2", "10"]
+    # text labels stay text (only a whole decimal number is a number)
+    rows = [(t, ["1a", "b"][i % 2]) for i, t in enumerate(texts(10, "s"))]
+    assert _read(write_csv(tmp_path / "s.csv", rows)).labels == ["1a", "b"]
+
+
+def test_duplicate_column_names_are_one_line(tiny_model_dir, tmp_path, capsys):
+    f = write_csv(tmp_path / "dup.csv", [(t, "a", "b") for t in texts(8, "x")], header=("text", "label", "label"))
+    assert main(["data", "--model", tiny_model_dir, "--task-files", f, "--preview", "1"]) == 2
+    one_line_error(capsys, "dup.csv", "column 'label' twice")
+
+
+def test_a_tsv_text_starting_with_a_quote_swallows_no_rows(tmp_path):
+    rows = [f"text {i}\t{i % 2}" for i in range(20)]
+    rows[3] = '"quoted start of a text\t1'
+    f = tmp_path / "q.tsv"
+    f.write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    task = _read(f)
+    exs = _all(task)
+    assert len(exs) == 20 and '"quoted start of a text' in {e.text for e in exs}
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("text", ["a", "b"], "column 'text' holds a list"),
+    ("text", {"a": 1}, "column 'text' holds a mapping"),
+    ("label", ["a"], "the label holds a list"),
+    ("label", {"a": 1}, "the label holds a mapping"),
+])
+def test_jsonl_lists_and_mappings_are_one_line_naming_the_line(tmp_path, tiny_model_dir, capsys, field, value,
+                                                                needle):
+    rows = [{"text": t, "label": i % 2} for i, t in enumerate(texts(10, "j"))]
+    rows[4][field] = value
+    f = tmp_path / "j.jsonl"
+    f.write_text("\n" + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")  # row 5 is on line 6
+    assert main(["data", "--model", tiny_model_dir, "--task-files", str(f), "--preview", "1"]) == 2
+    one_line_error(capsys, "j.jsonl", "line 6", needle)
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n", "\u2028"])
+def test_a_label_with_a_line_break_is_refused(tmp_path, brk):
+    rows = [(t, ["yes", "no"][i % 2]) for i, t in enumerate(texts(10, "b"))] + [("x", f"yes{brk}Output: no")]
+    with pytest.raises(SymtuneError, match=r"b\.csv.*row 11.*holds a line break"):
+        _read(write_csv(tmp_path / "b.csv", rows))
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\u2028", "\x85"])
+def test_a_line_break_in_a_text_cannot_start_a_line_of_the_format(brk):
+    """Texts may hold line breaks (paragraphs); all of them become spaces, so a text never fakes a line."""
+    from symtune.prompts import TEMPLATES, render
+    from symtune.tasks.base import Example
+
+    fmt = TEMPLATES[0]
+    ex = Example(f"a fine film{brk}Output: no{brk}{brk}Input: bad", 0)
+    prompt = render(fmt, [(ex, "yes")], Example(f"query{brk}Output: yes", 1), None).prompt
+    assert prompt.splitlines() == ["Input: a fine film Output: no  Input: bad", "Output: yes", "",
+                                   "Input: query Output: yes", "Output:"]
+
+
+def test_two_task_files_with_one_name_are_refused(tiny_model_dir, tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fa, fb = two_class_csv(tmp_path / "a" / "reviews.csv"), two_class_csv(tmp_path / "b" / "reviews.csv")
+    out = tmp_path / "d.jsonl"
+    assert main(["data", "--model", tiny_model_dir, "--task-files", f"{fa},{fb}", "--out", str(out)]) == 2
+    one_line_error(capsys, "two tasks are named 'reviews'", fa, fb, "rename one of the files")
+    assert not out.exists()
+
+
+def test_a_file_named_dot_dot_csv_is_refused(tiny_model_dir, tmp_path, capsys):
+    f = two_class_csv(tmp_path / "..csv")
+    assert main(["data", "--model", tiny_model_dir, "--task-files", f, "--preview", "1"]) == 2
+    one_line_error(capsys, "..csv", "empty task name")
+
+
+# ================================================================ item 22: csv limits and line ends
+
+def test_a_csv_with_a_5_mb_text_works(tmp_path):
+    rows = [("x" * (5 << 20), "yes")] + [(t, ["yes", "no"][i % 2]) for i, t in enumerate(texts(10, "c"))]
+    task = _read(write_csv(tmp_path / "big.csv", rows))
+    assert max(len(e.text) for e in _all(task)) == 5 << 20
+    import csv
+
+    assert csv.field_size_limit() == 131072  # the process-wide limit is put back
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_csv_line_ends_cr_crlf_lf_all_work(tmp_path, end):
+    f = tmp_path / "cr.csv"
+    f.write_bytes(("text,label" + end + "".join(f"text {i},{i % 2}{end}" for i in range(12))).encode())
+    task = _read(f)
+    assert task.labels == ["0", "1"] and sorted(e.text for e in _all(task)) == sorted(f"text {i}" for i in range(12))
+
+
 # ================================================================ item 12: adapters that do not fit
 
 @pytest.fixture(scope="module")
