@@ -122,6 +122,22 @@ def test_a_file_named_dot_dot_csv_is_refused(tiny_model_dir, tmp_path, capsys):
     one_line_error(capsys, "..csv", "empty task name")
 
 
+@pytest.mark.parametrize("verb", ["data", "eval", "train", "symbols", "merge"])
+def test_an_empty_model_is_refused_not_the_bundled_one(verb, tmp_path, capsys, adapter):
+    f = two_class_csv(tmp_path / "t.csv")
+    data = write_jsonl(tmp_path / "rows.jsonl", train_rows(4))
+    argv = {
+        "data": ["data", "--task-files", f, "--preview", "1"],
+        "eval": ["eval", "--task-file", f, "--k", "1", "--limit", "2", "--out", str(tmp_path / "ev")],
+        "train": ["train", "--data", data, "--steps", "1", "--out", str(tmp_path / "tr")],
+        "symbols": ["symbols", "-n", "2"],
+        "merge": ["merge", str(adapter), "--out", str(tmp_path / "m")],
+    }[verb]
+    assert main(argv + ["--model", ""]) == 2
+    one_line_error(capsys, "--model is empty")
+    assert not any(p.name in ("ev", "tr", "m") for p in tmp_path.iterdir())
+
+
 # ================================================================ item 22: csv limits and line ends
 
 def test_a_csv_with_a_5_mb_text_works(tmp_path):

@@ -113,6 +113,9 @@ def prepare_bundled(name: str, force: bool = False) -> Path:
 
 def resolve_model(model: str | None) -> str:
     """Bundled preset name -> prepared folder; local folder -> itself; else a Hub id (validated shape)."""
+    if model is not None and not str(model).strip():  # `--model ""` is a slip, not a request for the default
+        raise SymtuneError(f"--model is empty; pass a bundled preset ({', '.join(BUNDLED)}), a model folder "
+                           "or a Hub id (or leave the option out for the default)")
     model = model or DEFAULT_MODEL
     if model in BUNDLED:
         return str(prepare_bundled(model))
