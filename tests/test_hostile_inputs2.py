@@ -240,6 +240,43 @@ def test_duplicate_keys_in_a_task_config_are_refused(tmp_path, capsys, tiny_mode
     one_line_error(capsys, f"task config {f}", "line 4", "key 'role' is given twice")
 
 
+# ================================================================ item 14: a class never queried
+
+def _k1_csv(tmp_path):
+    rows = [(t, "a") for t in texts(6, "alpha")] + [(t, "b") for t in texts(6, "beta")] + [("gamma only", "c")]
+    return write_csv(tmp_path / "k1.csv", rows)
+
+
+def test_a_class_never_queried_is_noted_warned_and_reported(tiny_model_dir, tmp_path, capsys):
+    """k=1, one example of class c: it is an exemplar in every prompt and never a query. The evaluation says
+    so in results.json notes, on stderr and in the report; chance stays 1/3, what a uniform guess over the
+    three options shown scores, whichever classes the queries have."""
+    out = tmp_path / "ev"
+    assert main(["eval", "--model", tiny_model_dir, "--task-file", _k1_csv(tmp_path), "--k", "1", "--limit", "4",
+                 "--suite", "icl", "--settings", "labels", "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    warn = [x for x in err.splitlines() if "warning" in x]
+    assert len(warn) == 1 and "task k1" in warn[0] and "'c': no example in split 'validation'" in warn[0]
+    assert "covers 2 of 3 classes" in warn[0] and "chance stays 1/3" in warn[0]
+    doc = json.loads((out / "results.json").read_text())
+    info = doc["notes"]["unqueried_classes"]["k1"]
+    assert info["classes"] == ["c"] and info["queried"] == 2 and info["of"] == 3
+    assert doc["results"]["icl"]["labels"]["k1"]["chance"] == pytest.approx(1 / 3)
+    rows = [json.loads(x) for x in (out / "samples_icl_k1.jsonl").read_text().splitlines()]
+    assert {r["gold"] for r in rows} == {0, 1}  # the note is true: no query of class c
+    assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "never queried" in md and "'c': no example in split 'validation'" in md
+
+
+def test_every_class_queried_gives_no_note(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["eval", "--model", tiny_model_dir, "--task-file", two_class_csv(tmp_path / "t.csv"), "--k", "1",
+                 "--limit", "4", "--suite", "icl", "--settings", "labels", "--no-progress", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert "unqueried_classes" not in json.loads((out / "results.json").read_text())["notes"]
+
+
 # ================================================================ item 16: damaged JSONL
 
 def _lines(n=6):
