@@ -61,7 +61,7 @@ def test_ambiguous_labels_are_refused_naming_a_row(tmp_path, a, b, needle):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(SymtuneError, match=needle) as e:
         task_from_file(str(path), text_col="text", label_col="label")
-    assert "row " in str(e.value) and str(path) in str(e.value)
+    assert "line " in str(e.value) and str(path) in str(e.value)  # JSON lines are named by their line
 
 
 @pytest.fixture()

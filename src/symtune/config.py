@@ -205,9 +205,36 @@ def _expanded_size(node, sizes: dict, limit: int) -> int:
     return n
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader refusing a key repeated in one mapping: PyYAML keeps the last silently, so a second
+    `train:` section would drop the first whole. Keys brought in by a `<<` merge may still be overridden."""
+
+    source = "YAML"
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                    seen.setdefault(key, line)
+                except TypeError:  # an unhashable key: SafeLoader's own error names it
+                    continue
+                if first is not None:
+                    raise SymtuneError(f"{self.source}, line {line}: key {short_repr(key)} is given twice in one "
+                                       f"mapping (first on line {first}); keep one, as only the last would count")
+        return super().construct_mapping(node, deep=deep)
+
+
 def safe_load_bounded(text: str, source: str, limit: int = MAX_YAML_NODES):
-    """yaml.safe_load, refusing a document whose aliases expand past `limit` nodes (an alias bomb)."""
-    loader = yaml.SafeLoader(text)
+    """yaml.safe_load, refusing a document whose aliases expand past `limit` nodes (an alias bomb) and
+    duplicate keys in a mapping."""
+    loader = _StrictLoader(text)
+    loader.source = source
     try:
         node = loader.get_single_node()
         if node is None:

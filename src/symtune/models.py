@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from symtune.config import short_repr
 from symtune.errors import SymtuneError
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -112,6 +113,9 @@ def prepare_bundled(name: str, force: bool = False) -> Path:
 
 def resolve_model(model: str | None) -> str:
     """Bundled preset name -> prepared folder; local folder -> itself; else a Hub id (validated shape)."""
+    if model is not None and not str(model).strip():  # `--model ""` is a slip, not a request for the default
+        raise SymtuneError(f"--model is empty; pass a bundled preset ({', '.join(BUNDLED)}), a model folder "
+                           "or a Hub id (or leave the option out for the default)")
     model = model or DEFAULT_MODEL
     if model in BUNDLED:
         return str(prepare_bundled(model))
@@ -210,6 +214,11 @@ def check_adapter(adapter: str | Path, check_weights: bool = True) -> dict:
                            "the file") from None
     if not isinstance(cfg, dict):
         raise SymtuneError(f"{cfg_path} does not hold a JSON object; retrain the adapter or restore the file")
+    peft_type = cfg.get("peft_type", "LORA")
+    if str(peft_type).upper() != "LORA":  # scaling and merging here are LoRA's; others failed mid-run
+        raise SymtuneError(f"adapter {ap} has peft_type {short_repr(peft_type)} in {cfg_path.name}; "
+                           "symtune applies LoRA adapters only: merge it with peft yourself and pass the "
+                           "result as --model")
     weights = next((ap / w for w in ADAPTER_WEIGHTS if (ap / w).is_file()), None)
     if weights is None:
         raise SymtuneError(f"adapter folder {ap} has no {ADAPTER_WEIGHTS[0]} (weights file); pass a complete "
@@ -241,15 +250,47 @@ def apply_adapter(model, adapter: str, merge: bool = True, scale: float = 1.0):
 
     from symtune.quiet import known_noise_filtered
 
+    import warnings
+
     try:
-        with known_noise_filtered():
+        with known_noise_filtered(), warnings.catch_warnings():
+            # peft only warns when tensors go unused (the adapter then does nothing); checked below
+            warnings.filterwarnings("ignore", message="Found missing adapter keys", category=UserWarning)
             pm = PeftModel.from_pretrained(model, str(ap))
     except (ValueError, RuntimeError, KeyError) as e:
         raise SymtuneError(f"adapter {ap} does not match the model ({str(e).splitlines()[0][:200]}); "
                            "pass the model it was trained on") from None
+    _check_tensors_used(pm, ap)
     if scale != 1.0:
         set_adapter_scale(pm, scale)
     return pm.merge_and_unload() if merge else pm
+
+
+def _check_tensors_used(peft_model, ap: Path) -> None:
+    """Every tensor of the adapter file must land on a LoRA layer of the model, and every LoRA layer must get
+    one: a renamed or foreign file otherwise loads as a silent no-op (the base model's results)."""
+    from peft.utils import get_peft_model_state_dict
+
+    weights = next(ap / w for w in ADAPTER_WEIGHTS if (ap / w).is_file())
+    if weights.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as fh:
+            stored = set(fh.keys())
+    else:
+        import torch
+
+        stored = set(torch.load(str(weights), map_location="cpu", weights_only=True))
+    wanted = set(get_peft_model_state_dict(peft_model))
+    unused, missing = sorted(stored - wanted), sorted(wanted - stored)
+    if not stored & wanted:
+        raise SymtuneError(f"adapter {ap}: none of its {len(stored)} tensors matches a layer of the model "
+                           f"(e.g. {short_repr(unused[0] if unused else '')}); it would change nothing, so pass "
+                           "the model it was trained on")
+    if unused or missing:
+        what = f"{len(unused)} of its tensors match no layer (e.g. {unused[0]})" if unused else \
+            f"{len(missing)} LoRA tensors of the model are not in it (e.g. {missing[0]})"
+        raise SymtuneError(f"adapter {ap} does not match the model: {what}; pass the model it was trained on")
 
 
 def set_adapter_scale(peft_model, scale: float) -> int:

@@ -37,9 +37,11 @@ class PromptFormat:
         return f"{self.input_prefix.strip() or '{x}'} / {self.label_prefix}"
 
     def input_text(self, ex: Example) -> str:
-        text = " ".join(ex.text.split("\n")).strip()
+        # every line break (\r, U+2028, ... too, not only \n) becomes a space: a text cannot start a
+        # line of its own, so it cannot fake an "Output:" line of the format
+        text = " ".join(ex.text.splitlines()).strip()
         if ex.text_pair is not None:
-            pair = " ".join(ex.text_pair.split("\n")).strip()
+            pair = " ".join(ex.text_pair.splitlines()).strip()
             return text + self.pair_sep + pair
         return text
 

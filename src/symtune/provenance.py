@@ -195,15 +195,27 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Read JSONL, ignoring a truncated last line (left by a killed writer)."""
+    """Read JSONL, skipping only a truncated last line (a killed writer leaves one without its newline).
+
+    Any other unreadable line is a one-line error naming the file and line: stopping there (or reading
+    on past it) would silently drop rows that a rewrite of the file then loses for good."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    last = len(lines)  # the piece after the final newline: empty unless the file was cut mid-line
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            if lineno == last:
+                break  # cut mid-write (maybe mid-character): the writer's next run redoes that row
+            why = e.msg if isinstance(e, json.JSONDecodeError) else f"not UTF-8 at byte {e.start}"
+            raise SymtuneError(f"{path}:{lineno} is not a JSON line ({why}); the file is damaged: restore it, "
+                               "or delete that line (or the file) so its rows are redone") from None
+        if not isinstance(row, dict):
+            raise SymtuneError(f"{path}:{lineno} holds a JSON {type(row).__name__}, not an object; the file is "
+                               "damaged: restore it, or delete that line (or the file) so its rows are redone")
+        rows.append(row)
     return rows

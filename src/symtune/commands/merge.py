@@ -29,6 +29,9 @@ def run(args) -> int:
     if out.exists() and any(out.iterdir()):
         raise SymtuneError(f"output folder {out} exists and is not empty; choose a new --out")
     adapter_cfg = check_adapter(ap)  # missing or damaged files: one line before any model is loaded
+    if args.model is not None and not args.model.strip():
+        raise SymtuneError("--model is empty; pass the base model, or leave it out to use the adapter's "
+                           "base_model_name_or_path")
     base = args.model or adapter_cfg.get("base_model_name_or_path")
     if not base:
         raise SymtuneError(f"{cfg_path} names no base_model_name_or_path; pass --model")

@@ -27,10 +27,10 @@ def run(args) -> int:
     if args.pool_size is not None and args.pool_size < 1:
         raise SymtuneError(f"--pool-size must be at least 1, got {args.pool_size}")
     tok = None
-    if args.model or args.max_tokens is not None:
+    if args.model is not None or args.max_tokens is not None:
         from symtune.models import load_tokenizer
 
-        tok = load_tokenizer(args.model or "smollm2-135m")
+        tok = load_tokenizer(args.model if args.model is not None else "smollm2-135m")  # "" is refused there
     pool = SymbolPool(args.pool, tuple(args.family or FAMILIES), args.pool_size)
     for s in pool.sample(args.n, random.Random(args.seed), tokenizer=tok, max_tokens=args.max_tokens):
         print(s)

@@ -33,6 +33,14 @@ def resolve_tasks(cfg: DataConfig) -> list:
     for path in cfg.task_files:
         tasks.append(registry.task_from_file(path, text_col=cfg.text_col, label_col=cfg.label_col,
                                              text_pair_col=cfg.text_pair_col, role="tune", seed=cfg.seed))
+    by_name: dict = {}
+    for t in tasks:  # rows carry only the task name: two tasks of one name would merge into one
+        if t.name in by_name and by_name[t.name] is not t:
+            a, b = by_name[t.name].source or t.name, t.source or t.name
+            fix = ("a task file's name before its first dot is its task name, so rename one of the files"
+                   if t.source in {str(Path(f)) for f in cfg.task_files} else "list each task once")
+            raise SymtuneError(f"two tasks are named '{t.name}' ({a} and {b}); {fix}")
+        by_name[t.name] = t
     if cfg.max_tasks is not None:
         if cfg.max_tasks < 1:
             raise SymtuneError("--max-tasks must be at least 1")

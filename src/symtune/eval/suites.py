@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import random
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -616,6 +617,50 @@ def resolve_tasks(cfg: EvalConfig) -> list:
     return default_eval_tasks()
 
 
+def unqueried_classes(task, cfg: EvalConfig) -> dict | None:
+    """The classes of `task` that no query has, and why (None when every class is queried). Its accuracy
+    then covers fewer classes than it shows as options; chance stays 1/#options, what a uniform guess over
+    the options shown scores whatever the queries' classes."""
+    queries, qids = query_pool(task, cfg)
+    asked = {queries[i].label for i in qids}
+    if len(asked) == task.num_classes:
+        return None
+    split = task.exemplar_split if cfg.split == "dev" else task.query_split
+    present = {e.label for e in queries}
+    missing = [c for c in range(task.num_classes) if c not in asked]
+    return {"classes": [task.labels[c] for c in missing],
+            "why": {task.labels[c]: (f"no example in split '{split}'" if c not in present
+                                     else f"not among the {len(qids)} sampled queries (--limit)") for c in missing},
+            "queried": len(asked), "of": task.num_classes,
+            "chance": f"1/{task.num_classes}: a uniform guess over the {task.num_classes} options shown"}
+
+
+def unqueried_warning(task_name: str, info: dict) -> str:
+    """One stderr line for unqueried_classes (the report shows the same)."""
+    why = "; ".join(f"'{c}': {w}" for c, w in info["why"].items())
+    return (f"task {task_name}: class(es) never queried ({why}), so its accuracy covers {info['queried']} of "
+            f"{info['of']} classes (chance stays {info['chance']})")
+
+
+_WARNED: set = set()
+
+
+def _warn_once(message: str, cfg: EvalConfig) -> None:
+    """One stderr line per evaluation: items are built twice (the up-front check, then the run), and
+    data-parallel children rebuild them after their parent has said it."""
+    import os
+
+    from symtune.runtime import CHILD_ENV
+
+    import dataclasses
+
+    key = (message, repr(dataclasses.replace(cfg, device="", dtype="")))  # the check sees them unresolved
+    if key in _WARNED or os.environ.get(CHILD_ENV) == "1" or int(os.environ.get("RANK", "0") or 0) != 0:
+        return
+    _WARNED.add(key)
+    print(f"symtune: warning: {message}", file=sys.stderr)
+
+
 def serve(items: list[Item], budget: Budget) -> list[Item]:
     """Items as the model is served: through the chat template when the budget has one (in place)."""
     if budget.chat:
@@ -655,6 +700,13 @@ def build_items(cfg: EvalConfig, tokenizer, budget: Budget) -> tuple[list[Item],
         notes["flipped_skipped_non_binary"] = skipped
         for t in binary:
             items += flipped_items(t, cfg, tokenizer, budget)
+    if "icl" in suites or "flipped" in suites:
+        unq = {t.name: info for t in tasks if (info := unqueried_classes(t, cfg))}
+        if unq:
+            notes["unqueried_classes"] = unq
+            for name, info in unq.items():  # a --limit below the class count is the user's choice: note only
+                if any(w.startswith("no example") for w in info["why"].values()):
+                    _warn_once(unqueried_warning(name, info), cfg)
     if cfg.permutation_control:
         notes["perm_control"] = ("symbol-setting queries rescored with the class->symbol assignment permuted "
                                  "(binary: swapped; else class c shows class c+1's symbol); suite perm_control")

@@ -48,7 +48,7 @@ class Eval:
             p = self.path / samples_name(suite, task)
             try:
                 self._samples[key] = read_jsonl(p) if p.is_file() else None
-            except (OSError, UnicodeDecodeError):
+            except (OSError, UnicodeDecodeError, SymtuneError):  # damaged: absent, never a silent part
                 self._samples[key] = None
         return self._samples[key]
 
@@ -111,7 +111,7 @@ def _load_train(folder: Path, run: Run) -> None:
     if log.is_file():
         try:
             rows = read_jsonl(log)
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, UnicodeDecodeError, SymtuneError) as e:
             rows = []
             run.missing.append(f"training log ({_rel(log, run)} unreadable: {e})")
         run.train_log = [r for r in rows if isinstance(r, dict)]

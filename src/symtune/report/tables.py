@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from symtune.eval.suites import unqueried_warning
 from symtune.report.analysis import Comparison, categories, compare, per_task, same_base
 from symtune.report.blocks import Table
 from symtune.report.fmt import DASH, SETTING_ROWS, interval, pct, signed
@@ -74,6 +75,11 @@ def table1(runs: list[Run], metric: str = "acc") -> tuple[Table, list[str]]:
             bits.append("no base evaluation")
         if r.tuned is None:
             bits.append("no tuned evaluation")
+        for side, ev in (("base", r.base), ("tuned", r.tuned)):
+            unq = ((ev.doc.get("notes") or {}).get("unqueried_classes") or {}) if ev is not None else {}
+            for task, info in sorted(unq.items()) if isinstance(unq, dict) else []:
+                if isinstance(info, dict) and isinstance(info.get("why"), dict):
+                    bits.append(f"{side} evaluation: {unqueried_warning(task, info)}")
         dropped = sorted({t for c in cs for t in c.base_only + c.tuned_only})
         if dropped:
             bits.append(f"left out of Δ (evaluated on one side only): {', '.join(dropped)}")

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -15,11 +16,16 @@ from symtune.errors import SymtuneError
 from symtune.tasks.base import Example, Task
 from symtune.tasks.labels import canonical_label, class_order, normalise_labels
 
+# csv's default field limit (128 KiB) refuses a long text; the whole file is in memory already anyway
+_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
 _SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation", "validation": "validation",
                   "train": "train", "training": "train", "test": "test"}
 
-def _read_table(path: Path) -> tuple[list[dict], list[str]]:
-    """Rows and column names of a CSV/TSV, JSONL/JSON or Parquet file (one-line errors)."""
+def _read_table(path: Path) -> tuple[list[dict], list[str], list[int] | None, bool]:
+    """Rows, column names, each row's line in the file (JSON lines; else None) and whether cells are
+    untyped text (CSV/TSV) of a CSV/TSV, JSONL/JSON or Parquet file (one-line errors)."""
     if path.is_dir():
         raise SymtuneError(f"data file {path} is a folder; pass the path of a CSV, JSONL or Parquet file")
     if not path.is_file():
@@ -36,7 +42,10 @@ def _read_table(path: Path) -> tuple[list[dict], list[str]]:
         except Exception as e:  # pyarrow raises several types for bad files
             raise SymtuneError(f"data file {path} is not a readable Parquet file ({str(e).splitlines()[0]})") from None
         cols = list(table.column_names)
-        return table.to_pylist(), cols
+        if len(set(cols)) < len(cols):
+            raise SymtuneError(f"data file {path}: column {_first_repeat(cols)!r} appears twice; "
+                               "give every column its own name")
+        return table.to_pylist(), cols, None, False
     raw = path.read_bytes()
     if path.suffix == ".gz":
         raw = gzip.decompress(raw)
@@ -50,14 +59,16 @@ def _read_table(path: Path) -> tuple[list[dict], list[str]]:
     if suffix in (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson"):
         stripped = text.lstrip()
         lineno = 0
+        lines: list[int] | None = None
         try:
             if stripped.startswith("["):
                 rows = json.loads(stripped)
             else:
-                rows = []
-                for lineno, line in enumerate(text.splitlines(), 1):  # e.lineno counts within one line
+                rows, lines = [], []
+                for lineno, line in enumerate(text.split("\n"), 1):  # e.lineno counts within one line
                     if line.strip():
                         rows.append(json.loads(line))
+                        lines.append(lineno)
         except json.JSONDecodeError as e:
             # a JSON array: e.lineno counts from the first non-blank character
             line_no = lineno or e.lineno + text[: len(text) - len(stripped)].count("\n")
@@ -65,15 +76,49 @@ def _read_table(path: Path) -> tuple[list[dict], list[str]]:
         if not all(isinstance(r, dict) for r in rows):
             raise SymtuneError(f"data file {path}: every JSON line must be an object of column: value")
         cols: list[str] = []
+        seen = set()
         for r in rows:
-            cols += [k for k in r if k not in cols]
-        return rows, cols
+            cols += [k for k in r if k not in seen]
+            seen.update(r)
+        return rows, cols, lines, False
     if suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt"):
         delim = "\t" if "tsv" in suffix else ","
-        reader = csv.DictReader(io.StringIO(text), delimiter=delim)
-        rows = list(reader)
-        return rows, list(reader.fieldnames or [])
+        # TSV has no quoting (IANA): a text starting with '"' is text, not a field running on over
+        # the next rows; newline="" lets csv see CR-only and CRLF line ends as line ends
+        quoting = csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delim, quoting=quoting)
+        old_limit = csv.field_size_limit(_CSV_FIELD_LIMIT)
+        try:
+            rows = list(reader)
+        except csv.Error as e:
+            raise SymtuneError(f"data file {path}, line {reader.line_num}: not readable as "
+                               f"{'TSV' if delim == chr(9) else 'CSV'} ({e}); fix that line") from None
+        finally:
+            csv.field_size_limit(old_limit)
+        cols = list(reader.fieldnames or [])
+        if len(set(cols)) < len(cols):  # DictReader would silently keep the last column of a name
+            raise SymtuneError(f"data file {path}: the header names column {_first_repeat(cols)!r} twice; "
+                               "give every column its own name")
+        return rows, cols, None, True
     raise SymtuneError(f"data file {path}: unsupported extension '{suffix}'; use .csv, .tsv, .jsonl or .parquet")
+
+
+def _first_repeat(names: list) -> str:
+    seen = set()
+    for n in names:
+        if n in seen:
+            return n
+        seen.add(n)
+    return ""
+
+
+def _cell_value(value):
+    """A CSV/TSV label cell as JSON would have typed it: `1`, `1.0` and `1e0` are the number 1 (cells
+    carry no type, and PROMISES says 1.0 is the class 1); anything else stays text."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        t = value.strip()
+        return int(t) if t.lstrip("+-").isdigit() else float(t)
+    return value
 
 
 def _label_order(values: list) -> list:
@@ -112,7 +157,11 @@ def task_from_file(path: str | Path, text_col: str, label_col: str, text_pair_co
     sorted label values unless `labels` gives the order (values not listed are dropped).
     """
     p = Path(path)
-    rows, cols = _read_table(p)
+    task_name = name or p.name.split(".")[0]
+    if not task_name.strip():
+        raise SymtuneError(f"data file {p} gives an empty task name (its name before the first dot is empty); "
+                           "rename the file, e.g. to reviews.csv")
+    rows, cols, lines, untyped = _read_table(p)
     if not rows:
         raise SymtuneError(f"data file {p} has no rows; it needs examples of at least two classes")
     for what, col in (("text column", text_col), ("label column", label_col),
@@ -121,8 +170,19 @@ def task_from_file(path: str | Path, text_col: str, label_col: str, text_pair_co
             raise SymtuneError(f"data file {p}: {what} '{col}' not found; available columns: {', '.join(map(str, cols))}")
     if not 0.0 < validation_fraction < 1.0:
         raise SymtuneError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
+    for i, r in enumerate(rows):  # str() of a list would put a Python literal into the prompt
+        for col in (text_col, text_pair_col):
+            if col is not None and isinstance(r.get(col), (list, dict)):
+                kind = "a list" if isinstance(r[col], list) else "a mapping"
+                at = f"line {lines[i]}" if lines else f"row {i + 1}"
+                raise SymtuneError(f"data file {p}, {at}: column '{col}' holds {kind}, not a text; "
+                                   "give each row one string")
+    raw_cells = [r.get(label_col) for r in rows]
+    if untyped:
+        raw_cells = [_cell_value(v) for v in raw_cells]
     # one canonical string per class (tasks/labels.py; docs/PROMISES.md); ambiguous labels are refused
-    canon = normalise_labels([r.get(label_col) for r in rows], f"data file {p}, label column '{label_col}'")
+    canon = normalise_labels(raw_cells, f"data file {p}, label column '{label_col}'",
+                             row_numbers=lines or None, unit="line" if lines else "row")
     keep = [i for i, (r, c) in enumerate(zip(rows, canon))
             if c is not None and r.get(text_col) is not None and str(r[text_col]).strip()]
     if len(keep) < len(rows):
@@ -130,7 +190,7 @@ def task_from_file(path: str | Path, text_col: str, label_col: str, text_pair_co
         first = next(i for i in range(len(rows)) if i not in kept_set) + 1
         print(f"symtune: note: data file {p}: dropped {len(rows) - len(keep)} rows with an empty "
               f"(or whitespace-only) text or label, the first at row {first}", file=sys.stderr)
-    raw_values = [rows[i][label_col] for i in keep]
+    raw_values = [raw_cells[i] for i in keep]
     rows, raw_labels = [rows[i] for i in keep], [canon[i] for i in keep]
     if labels is not None:
         class_values = [canonical_label(x, f"labels of {p}") for x in labels]
@@ -156,7 +216,6 @@ def task_from_file(path: str | Path, text_col: str, label_col: str, text_pair_co
     for r, y, s in zip(rows, ys, splits):
         pair = r.get(text_pair_col) if text_pair_col else None
         by_split.setdefault(s, []).append(Example(str(r[text_col]), y, None if pair is None else str(pair)))
-    task_name = name or p.name.split(".")[0]
 
     def load(split: str) -> list[Example]:
         if split not in by_split:

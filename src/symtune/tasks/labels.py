@@ -4,6 +4,7 @@
 
 The rule, applied to every label value read from a CSV/JSONL/Parquet file:
 - a string is stripped of surrounding whitespace ("pos " -> "pos"); an empty one means "no label";
+  one holding a line break (\n, \r, U+2028, ...) is refused: it would inject a line into the prompt;
 - a boolean is written `true` / `false` (JSON's spelling);
 - an integer is written in decimal; a float with an integer value is that integer (1.0 -> "1"), any
   other finite float its shortest repr (0.5 -> "0.5"); NaN and infinities are refused;
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from symtune.config import short_repr
 from symtune.errors import SymtuneError
 
 
@@ -35,6 +37,9 @@ def canonical_label(value: Any, where: str) -> str | None:
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         value = value.strip()
+        if len(value.splitlines()) > 1:  # the label is rendered on the answer line: a break adds a line
+            raise SymtuneError(f"{where}: the label {short_repr(value)} holds a line break, which would add a "
+                               "line to the prompt format; put each label on one line")
         return value or None
     kind = "a list" if isinstance(value, (list, tuple)) else "a mapping" if isinstance(value, dict) \
         else f"a {type(value).__name__}"
@@ -50,30 +55,32 @@ def _kind(value: Any) -> str:
     return "string"
 
 
-def normalise_labels(values: list, where: str, row_numbers: list[int] | None = None) -> list[str | None]:
+def normalise_labels(values: list, where: str, row_numbers: list[int] | None = None,
+                     unit: str = "row") -> list[str | None]:
     """Canonical strings for a column of raw labels (None = no label); raises on the ambiguous cases.
 
     `where` names the file and column ("data file x.jsonl, label column 'label'"); row_numbers give the
-    1-based row of each value for messages (default: position + 1)."""
+    1-based row (or, with unit="line", the line in the file) of each value for messages (default:
+    position + 1)."""
     rows = row_numbers or list(range(1, len(values) + 1))
     out: list[str | None] = []
     first_of_kind: dict[str, tuple[int, Any]] = {}
     spelling: dict[str, tuple[str, int]] = {}
     for v, r in zip(values, rows):
-        c = canonical_label(v, f"{where}, row {r}")
+        c = canonical_label(v, f"{where}, {unit} {r}")
         out.append(c)
         if c is None:
             continue
         first_of_kind.setdefault(_kind(v), (r, v))
         if "boolean" in first_of_kind and "number" in first_of_kind:
             (rb, vb), (rn, vn) = first_of_kind["boolean"], first_of_kind["number"]
-            raise SymtuneError(f"{where} mixes booleans and numbers (row {rb}: {str(vb).lower()}, row {rn}: {vn}); "
+            raise SymtuneError(f"{where} mixes booleans and numbers ({unit} {rb}: {str(vb).lower()}, {unit} {rn}: {vn}); "
                                "use one kind of label, e.g. all true/false or all 0/1")
         key = c.casefold()
         if key in spelling and spelling[key][0] != c:
             other, ro = spelling[key]
-            raise SymtuneError(f"{where} has labels that differ only by case: {other!r} (row {ro}) and {c!r} "
-                               f"(row {r}); spell each class one way")
+            raise SymtuneError(f"{where} has labels that differ only by case: {other!r} ({unit} {ro}) and {c!r} "
+                               f"({unit} {r}); spell each class one way")
         spelling.setdefault(key, (c, r))
     return out
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from symtune.config import safe_load_bounded
 from symtune.errors import SymtuneError
 from symtune.tasks.base import Task
 from symtune.tasks.bundled import PAPER_YAML, get_task, list_tasks
@@ -29,7 +30,7 @@ def load_task_config(path_or_name: str | Path, role: str | None = None) -> list[
     if not p.is_file():
         raise SymtuneError(f"task config {p} does not exist; pass 'paper', 'bundled' or a YAML file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = safe_load_bounded(p.read_text(encoding="utf-8"), f"task config {p}")  # no alias bomb, no duplicate key
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise SymtuneError(f"task config {p} is not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
