@@ -48,7 +48,10 @@ def test_scale_0_is_base_and_1_is_tuned_logprobs(tiny_model_dir, tmp_path):
     # halfway: between the two, near their mean (the update is small), and unlike either
     off_mid = [abs(m - (a + b) / 2) for m, a, b in zip(lp[0.5], lp["base"], lp["tuned"])]
     assert sum(off_mid) < 0.25 * sum(gap) / 2
-    assert all(min(a, b) - 1e-4 <= m <= max(a, b) + 1e-4 for m, a, b in zip(lp[0.5], lp["base"], lp["tuned"]))
+    # per option too: off the mean by at most a quarter of that option's gap, plus what second-order terms
+    # can add where base and tuned nearly agree (log-probs are not linear in the scale, so "between the
+    # two" is not guaranteed for an option whose gap is near zero)
+    assert all(abs(m - (a + b) / 2) <= 0.25 * abs(a - b) + 1e-4 for m, a, b in zip(lp[0.5], lp["base"], lp["tuned"]))
     # a different scale is a different configuration (hashed): the folder of 1.0 refuses 0.5
     from symtune.eval.runner import config_hash
 
