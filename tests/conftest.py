@@ -20,20 +20,9 @@ def bundled_model_dir():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, bundled_model_dir):
     """A tiny randomly initialised Llama with the real SmolLM2 tokenizer (fast unit tests)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from helpers import build_tiny_model
 
-    out = tmp_path_factory.mktemp("tiny-llama")
-    tok = AutoTokenizer.from_pretrained(bundled_model_dir)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg)
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    return str(out)
+    return build_tiny_model(bundled_model_dir, tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +32,7 @@ def report_runs(tmp_path_factory, tiny_model_dir):
     run (base evaluation only, no run.json, a training log cut mid-line)."""
     import shutil
 
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 

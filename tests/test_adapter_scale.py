@@ -8,7 +8,7 @@ import torch
 from symtune.cli import main
 from symtune.eval.runner import run_eval
 
-from test_eval_runner import _cfg, _errors, _lora
+from helpers import eval_cfg as _cfg, error_lines as _errors, lora_adapter as _lora
 
 
 def _logprobs(folder):
@@ -79,7 +79,7 @@ def test_run_hashes_scale_into_the_tuned_evaluation_only(tiny_model_dir, tmp_pat
     from symtune.pipeline import stage_hashes, validate_stages
     from symtune.run_config import stage_configs
 
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     one, half = tiny_cfg(tiny_model_dir), tiny_cfg(tiny_model_dir, eval__adapter_scale=0.5)
     h1, h2 = stage_hashes(one), stage_hashes(half)

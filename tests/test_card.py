@@ -1,34 +1,11 @@
 """Model cards (symtune/card.py): Hub metadata, recipe and model-index, read back with huggingface_hub."""
 
-import json
-from pathlib import Path
 
 import pytest
 
 from symtune.card import base_model_id, write_model_card
 from symtune.errors import SymtuneError
-
-SUMMARY = {"instr+labels": 0.653409, "labels": 0.590909, "instr+symbols": 0.5625, "symbols": 0.511364,
-           "flipped": 0.479167, "chance": {"labels": 0.45, "flipped": 0.45}, "metric": "acc"}
-
-
-def write_results(folder):
-    """An evaluation folder holding a results.json with the fields the card reads."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps({"config": {"suite": "all", "split": "test"},
-                                                     "summary": SUMMARY}))
-    return folder
-
-
-def write_train_meta(out, **cfg):
-    """A symtune_train.json as the trainer writes it (the fields the card reads)."""
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"status": "complete", "config": {"model": "smollm2-135m", "method": "lora", "lora_r": 16, "lr": 2e-4,
-                                             "steps": 300, "batch_size": 8, "loss": "label", "seed": 0, **cfg},
-            "data": {"sha256": "ab" * 32, "kept": 120}, "steps_done": 300, "final_loss_mean10": 0.41,
-            "provenance": {"versions": {"torch": "2.x", "peft": "0.x"}}}
-    (out / "symtune_train.json").write_text(json.dumps(meta))
-    return out
+from helpers import SUMMARY, write_results, write_train_meta
 
 
 def _train_folder(tmp_path, **cfg):

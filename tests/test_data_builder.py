@@ -1,30 +1,14 @@
 """The symbol-tuning data builder on in-memory tasks (no registry needed)."""
 
 import json
-import random
 
 import pytest
 
 from symtune.data.build import RowBuilder, iter_lines
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
-from symtune.tasks.base import Example, Task
-
-
-def make_task(name="toy", n_cls=2, per_class=30, pair=False, long=False):
-    rng = random.Random(name)
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
-
-    def loader(split):
-        out = []
-        for c in range(n_cls):
-            for i in range(per_class):
-                text = " ".join(rng.choice(words) for _ in range(60 if long else 6)) + f" {split} {c} {i}"
-                out.append(Example(text, c, text_pair=("second " + str(i)) if pair else None))
-        return out
-
-    return Task(name=name, role="tune", task_type="toy", labels=[f"label{c}" for c in range(n_cls)],
-                instruction="Classify the text.", pair=pair, loader=loader)
+from symtune.tasks.base import Example
+from helpers import make_task
 
 
 @pytest.fixture(scope="module")

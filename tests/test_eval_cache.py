@@ -72,7 +72,7 @@ def test_half_written_entries_are_never_used(tmp_path):
 
 def test_two_runs_differing_in_lr_evaluate_the_base_model_once(tiny_model_dir, tmp_path, monkeypatch):
     import symtune.eval as ev
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 

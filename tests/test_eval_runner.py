@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from symtune.cli import main
-from symtune.eval.config import EvalConfig
 from symtune.eval.runner import run_eval
+from helpers import eval_cfg as _cfg, error_lines as _errors, lora_adapter as _lora
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -17,18 +17,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def _cfg(model, **kw):
-    base = dict(model=model, suite="icl", tasks=["irony"], settings=["labels", "symbols"], limit=6, k=2,
-                batch_size=3, chunk_size=4, threads=1, progress=False)
-    base.update(kw)
-    return EvalConfig(**base)
-
-
-def _errors(capsys):
-    """The CLI's error lines (library progress bars/warnings on stderr are ignored)."""
-    return [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
 
 
 def _rows(path):
@@ -107,25 +95,6 @@ def test_generate_scoring_and_algorithmic_suite(tiny_model_dir, tmp_path):
     assert all(isinstance(r["generation"], str) for r in icl)
 
 
-def _lora(base_dir, out_dir, b_value=0.0):
-    """A LoRA adapter; b_value != 0 fills its B matrices, so applying it changes the model's outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    m = AutoModelForCausalLM.from_pretrained(base_dir)
-    torch.manual_seed(0)  # lora_A is drawn here: the adapter must not depend on which tests ran before
-    pm = get_peft_model(m, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
-    if b_value:
-        torch.manual_seed(1)
-        with torch.no_grad():
-            for name, p in pm.named_parameters():
-                if "lora_B" in name:
-                    p.copy_(torch.randn_like(p) * b_value)
-    pm.save_pretrained(out_dir)
-    return str(out_dir)
-
-
 def test_adapter_applied_and_mismatch_rejected(tiny_model_dir, tmp_path, capsys):
     import json
 
@@ -144,15 +113,10 @@ def test_adapter_applied_and_mismatch_rejected(tiny_model_dir, tmp_path, capsys)
     again = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "again", log=lambda s: None)
     assert again["results"] == tuned["results"]
     # an adapter for a different architecture
-    import torch as _t
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from helpers import build_tiny_model
 
-    other = tmp_path / "other"
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    _t.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=48, intermediate_size=64, num_hidden_layers=2,
-                                 num_attention_heads=4, num_key_value_heads=2)).save_pretrained(other)
-    bad = _lora(str(other), tmp_path / "bad_lora")
+    other = build_tiny_model(tiny_model_dir, tmp_path / "other", hidden_size=48)
+    bad = _lora(other, tmp_path / "bad_lora")
     out = tmp_path / "mismatch"
     rc = main(["eval", "--model", tiny_model_dir, "--adapter", bad, "--tasks", "irony", "--limit", "2",
                "--threads", "1", "--no-progress", "--out", str(out)])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_helpers import texts, tree, two_class_csv, write_csv
+from helpers import texts, tree, two_class_csv, write_csv
 from symtune import ownership
 from symtune.cli import main
 from symtune.errors import SymtuneError
@@ -162,7 +162,7 @@ def test_push_uploads_no_temporary_lock_or_file_list(tmp_path, monkeypatch):
     from huggingface_hub import HfApi, constants
     from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 
-    from test_push import _run_folder
+    from helpers import push_run_folder as _run_folder
 
     sent = {}
 
@@ -203,7 +203,7 @@ def test_push_uploads_no_temporary_lock_or_file_list(tmp_path, monkeypatch):
 def test_push_without_network_is_one_line_without_the_token(tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants
 
-    from test_push import _run_folder
+    from helpers import push_run_folder as _run_folder
 
     run = _run_folder(tmp_path)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -242,7 +242,7 @@ def test_ownership_clear_and_claim_touch_only_symtunes_files(tmp_path):
 
 
 def test_run_force_on_a_users_folder_keeps_their_files_when_a_stage_reruns(tiny_model_dir, tmp_path):
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 
@@ -260,7 +260,7 @@ def test_run_force_on_a_users_folder_keeps_their_files_when_a_stage_reruns(tiny_
 
 
 def test_run_never_writes_through_a_linked_stage_folder(report_runs, tiny_model_dir, tmp_path, capsys):
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 
@@ -338,7 +338,7 @@ def test_eval_force_never_deletes_results_it_did_not_write(tiny_model_dir, tmp_p
 
 # == 15. one writer per output folder ===============================================================
 def test_a_second_run_into_a_folder_being_written_is_refused(tiny_model_dir, tmp_path):
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 
@@ -585,7 +585,7 @@ def test_racing_cache_stores_keep_the_first_entry(tmp_path, monkeypatch):
 
 # == 25. a damaged run.json, a folder as --config ===================================================
 def test_truncated_run_json_is_named_as_damaged(tiny_model_dir, tmp_path):
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 

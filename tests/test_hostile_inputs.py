@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hostile_helpers import texts, train_rows, two_class_csv, write_csv, write_jsonl
+from helpers import texts, train_rows, two_class_csv, write_csv, write_jsonl
 
 from symtune.cli import main
 from symtune.errors import SymtuneError

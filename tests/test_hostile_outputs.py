@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_helpers import dead_pid, readonly_dir, train_rows, tree, two_class_csv, write_jsonl  # noqa: F401
+from helpers import dead_pid, readonly_dir, train_rows, tree, two_class_csv, write_jsonl  # noqa: F401
 
 from symtune.cli import main
 from symtune.errors import SymtuneError

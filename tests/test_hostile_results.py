@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline import tiny_cfg
+from helpers import tiny_cfg
 
 from symtune.cli import main
 from symtune.errors import SymtuneError
@@ -196,7 +196,7 @@ def test_read_only_cache_dir_is_refused_before_any_work(tiny_model_dir, tmp_path
 
 # == 11. the held-out guard holds by data, and a run never evaluates on its tuning tasks unasked ====
 def test_a_held_out_task_cannot_be_tuned_on_under_another_role_or_name(tiny_model_dir, tmp_path, capsys):
-    from hostile_helpers import write_csv
+    from helpers import write_csv
 
     from symtune.tasks.registry import get_task
 
@@ -229,7 +229,7 @@ def test_a_run_evaluating_on_its_tuning_task_needs_an_explicit_opt_in(tiny_model
 
 
 def test_tuning_overlap_compares_data_and_keeps_a_files_own_split(tmp_path):
-    from hostile_helpers import two_class_csv
+    from helpers import two_class_csv
 
     from symtune.tasks.overlap import tuning_overlap
     from symtune.tasks.registry import get_task, task_from_file

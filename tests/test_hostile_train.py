@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hostile_helpers import train_rows, write_jsonl
+from helpers import train_rows, write_jsonl
 
 from symtune.cli import main
 from symtune.errors import SymtuneError

@@ -94,18 +94,9 @@ if __name__ == "__main__" and "--write" in sys.argv:  # regenerate the pins (see
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         import conftest  # noqa: F401  (offline env)
-        import torch
-        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+        from helpers import build_tiny_model
 
-        tiny = d / "tiny"
-        tok = AutoTokenizer.from_pretrained(bundled)
-        cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                          tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                          pad_token_id=tok.pad_token_id)
-        torch.manual_seed(0)
-        LlamaForCausalLM(cfg).save_pretrained(tiny, safe_serialization=True)
-        tok.save_pretrained(tiny)
+        tiny = build_tiny_model(bundled, d / "tiny")
         shas = {str(s): hashlib.sha256(data_bytes(bundled, d / f"d{s}.jsonl", s)).hexdigest() for s in (0, 7)}
         (FIX / "data_sha256.json").write_text(json.dumps(shas, indent=2) + "\n")
         (FIX / "eval_rows.json").write_text(json.dumps(eval_rows(str(tiny), d / "ev"), indent=1) + "\n")

@@ -72,7 +72,7 @@ def _script():
 
 
 def test_eval_checkpoints_scores_each_kept_checkpoint_like_eval_tuned(tiny_model_dir, tmp_path):
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     from symtune.pipeline import run_pipeline
 

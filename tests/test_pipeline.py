@@ -9,25 +9,7 @@ from symtune.config import from_dict
 from symtune.errors import SymtuneError
 from symtune.pipeline import STAGES, run_pipeline
 from symtune.run_config import RunConfig, preset_values
-
-
-def tiny_cfg(model, **kw):
-    """A tiny study; keyword args are dotted field names (train__steps=3 -> train.steps)."""
-    from symtune.config import unflatten
-
-    base = {"model": model, "seed": 1, "cache": False,
-            "data": dict(n_prompts=12, min_exemplars=1, max_exemplars=2, max_length=256,
-                         tasks=["multiemo_pn", "fever"]),
-            "train": dict(steps=2, batch_size=2, lr=1e-3, dtype="float32", max_length=256),
-            "eval": dict(suite="icl", tasks=["snips_weather_music", "tweets_pn"], k=1, limit=3, dtype="float32",
-                         batch_size=4)}
-    over = unflatten({k.replace("__", "."): v for k, v in kw.items()})
-    for k, v in over.items():
-        if isinstance(v, dict):
-            base[k] = {**base[k], **v}
-        else:
-            base[k] = v
-    return from_dict(RunConfig, base)
+from helpers import tiny_cfg
 
 
 def results(run, stage):

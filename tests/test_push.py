@@ -1,13 +1,12 @@
 """`symtune push` against a stand-in HfApi (no network): what is uploaded, and the one-line errors."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 from symtune.cli import main
 
-from test_card import write_results, write_train_meta
+from helpers import push_run_folder as _run_folder
 
 
 class FakeApi:
@@ -41,21 +40,6 @@ def hub(monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     return FakeApi.calls
-
-
-def _run_folder(tmp_path):
-    """A finished run folder: the report fixture plus a LoRA adapter in train/ and a report."""
-    out = tmp_path / "run"
-    write_train_meta(out / "train")
-    write_results(out / "eval_tuned")
-    (out / "run.json").write_text("{}")
-    (out / "train" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
-    (out / "train" / "adapter_model.safetensors").write_bytes(b"weights")
-    (out / "train" / "checkpoints" / "checkpoint-2").mkdir(parents=True)
-    (out / "train" / "checkpoints" / "checkpoint-2" / "optimizer.pt").write_bytes(b"x")
-    (out / "report").mkdir()
-    (out / "report" / "report.html").write_text("<html></html>")
-    return out
 
 
 def test_push_run_folder_uploads_adapter_card_and_report(tmp_path, hub, capsys):
@@ -114,7 +98,7 @@ def test_push_errors_are_one_line_exit_2(tmp_path, hub, monkeypatch, capsys, cas
 @pytest.mark.timeout(240)
 def test_push_a_real_adapter_of_the_bundled_model(bundled_model_dir, tmp_path, hub):
     from huggingface_hub import ModelCard
-    from test_train import _rows, _write
+    from helpers import sym_rows as _rows, write_jsonl as _write
 
     data = _write(tmp_path / "rows.jsonl", _rows(4, seed=3))
     out = tmp_path / "lora"

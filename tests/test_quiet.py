@@ -40,7 +40,7 @@ def test_training_shows_real_warnings_but_not_the_noise(tiny_model_dir, tmp_path
     from transformers import TrainerCallback
 
     from symtune.train import run_training
-    from test_train import _cfg, _rows, _write
+    from helpers import train_cfg as _cfg, sym_rows as _rows, write_jsonl as _write
 
     class Warns(TrainerCallback):
         def on_train_begin(self, args, state, control, **kw):

@@ -4,17 +4,8 @@ import json
 
 import pytest
 
-from test_train import _cfg, _rows, _write
-
-
-def _scalars(folder):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = sorted(folder.rglob("events.out.tfevents.*"))
-    assert events, f"no TensorBoard event files under {folder}"
-    acc = EventAccumulator(str(events[0].parent))
-    acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+from helpers import train_cfg as _cfg, sym_rows as _rows, write_jsonl as _write
+from helpers import tb_scalars as _scalars
 
 
 def test_tensorboard_logs_loss_lr_and_heldout_loss(tiny_model_dir, tmp_path):

@@ -1,42 +1,13 @@
 """Trainer tests on the tiny random Llama (real SmolLM2 tokenizer): masks, loss, GA, resume, outputs, errors."""
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 
 from symtune.errors import SymtuneError
-from symtune.train.config import TrainConfig
 from symtune.train.data import IGNORE, Collator, encode_row, encode_rows, load_rows
-
-
-def _row(shots, query_sym, symbols=("QXB", "7342")):
-    """A hand-built row in the `symtune data` format: shots = list of (text, class)."""
-    prompt, spans = "", []
-    for text, c in shots:
-        prompt += f"Input: {text}\nOutput: "
-        spans.append({"start": len(prompt), "end": len(prompt) + len(symbols[c]), "class": c})
-        prompt += symbols[c] + "\n\n"
-    prompt += "Input: final query\nOutput:"
-    return {"prompt": prompt, "completion": " " + symbols[query_sym],
-            "meta": {"symbols": list(symbols), "exemplar_labels": spans, "query_class": query_sym}}
-
-
-def _rows(n, seed=0):
-    rng = random.Random(seed)
-    words = ["good movie", "bad film", "great plot", "awful acting", "nice one", "boring story"]
-    pools = [("QXB", "foo"), ("7342", "ZAP"), ("bar", "88"), ("KLM", "sun")]
-    out = []
-    for _ in range(n):
-        shots = [(rng.choice(words), rng.randrange(2)) for _ in range(rng.randrange(2, 6))]
-        out.append(_row(shots, rng.randrange(2), rng.choice(pools)))
-    return out
-
-
-def _write(path, rows):
-    Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
+from helpers import hand_row as _row, sym_rows as _rows, write_jsonl as _write, train_cfg as _cfg, first_log as _first_log, supervised_text as _supervised_text
 
 
 @pytest.fixture(scope="module")
@@ -51,27 +22,7 @@ def data8(tmp_path):
     return _write(tmp_path / "rows.jsonl", _rows(8))
 
 
-def _cfg(model, data, out, **kw):
-    base = dict(model=model, data=data, out=str(out), steps=2, batch_size=2, warmup_steps=0, save_every=0,
-                max_length=256)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
 # ---------------------------------------------------------------- tokenization and masks
-
-def _supervised_text(tok, enc):
-    runs, cur = [], []
-    for i, lab in enumerate(enc.labels):
-        if lab != IGNORE:
-            assert lab == enc.input_ids[i]
-            cur.append(lab)
-        elif cur:
-            runs.append(tok.decode(cur))
-            cur = []
-    if cur:
-        runs.append(tok.decode(cur))
-    return runs
 
 
 def test_label_mask_is_completion_only(tok):
@@ -169,10 +120,6 @@ def _adapter_state(out):
     return load_file(str(Path(out) / "adapter_model.safetensors"))
 
 
-def _first_log(out):
-    return json.loads((Path(out) / "log.jsonl").read_text().splitlines()[0])
-
-
 def test_grad_accum_equivalence(tiny_model_dir, data8, tmp_path):
     import torch
 
@@ -187,9 +134,7 @@ def test_grad_accum_equivalence(tiny_model_dir, data8, tmp_path):
     assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
     sa, sb = _adapter_state(tmp_path / "big"), _adapter_state(tmp_path / "acc")
     for k in sa:
-        # one Adam step moves each weight by about lr = 1e-3; where a gradient is near 0, g / (|g| + eps)
-        # amplifies the summation-order rounding (measured: 1 of 512 lora_B entries off by 4.6e-6)
-        assert torch.allclose(sa[k], sb[k], atol=1e-5), k
+        assert torch.allclose(sa[k], sb[k], atol=1e-6), k  # fp32 (train_cfg): bf16 would round past this
 
 
 def test_lora_outputs_reload_without_symtune(tiny_model_dir, data8, tmp_path):

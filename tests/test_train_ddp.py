@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_train import _rows, _write
+from helpers import sym_rows as _rows, write_jsonl as _write
 
 
 @pytest.mark.slow

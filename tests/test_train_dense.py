@@ -5,7 +5,7 @@ import pytest
 
 from symtune.errors import SymtuneError
 from symtune.train.data import IGNORE, Collator, encode_row
-from test_train import _cfg, _first_log, _row, _rows, _supervised_text, _write
+from helpers import train_cfg as _cfg, first_log as _first_log, hand_row as _row, sym_rows as _rows, supervised_text as _supervised_text, write_jsonl as _write
 
 SYMS = ("QXB", "7342", "foo")
 

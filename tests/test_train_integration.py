@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from test_train import _rows, _write
+from helpers import sym_rows as _rows, write_jsonl as _write
 
 
 @pytest.mark.integration
@@ -31,6 +31,6 @@ def test_lora_steps_on_bundled_model(bundled_model_dir, tmp_path):
     assert meta["hardware"]["reason"] == hw.reason and meta["device"] == "cpu"
     assert meta["gradient_checkpointing"]["why"].startswith("auto: activations ~")
     assert (out / "checkpoints" / "checkpoint-2" / "symtune_complete.json").is_file()
-    from test_tracking import _scalars
+    from helpers import tb_scalars as _scalars
 
     assert [s for s, _ in _scalars(out)["train/loss"]] == [1, 2, 3]  # tracked offline by TensorBoard

@@ -10,7 +10,7 @@ from symtune.data.build import RowBuilder
 from symtune.data.config import DataConfig
 from symtune.train.data import Collator, encode_rows
 
-from test_data_builder import make_task
+from helpers import make_task
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_run_refuses_kl_without_a_natural_share(tiny_model_dir, tmp_path):
     from symtune.errors import SymtuneError
     from symtune.pipeline import validate_stages
 
-    from test_pipeline import tiny_cfg
+    from helpers import tiny_cfg
 
     with pytest.raises(SymtuneError, match="symbol_fraction below 1"):
         validate_stages(tiny_cfg(tiny_model_dir, train__natural_loss="kl"), tmp_path)

@@ -105,7 +105,7 @@ def test_bundled_model_probe(bundled_model_dir, tmp_path):
 def test_probe_reaches_the_tracker(tiny_model_dir, rows_file, tmp_path):
     """With train.report_to the probe's accuracies go through Trainer.log, so TensorBoard draws them;
     log.jsonl keeps exactly one row per probe (no duplicate from the tracker path)."""
-    from test_tracking import _scalars
+    from helpers import tb_scalars as _scalars
 
     run_training(_cfg(tiny_model_dir, rows_file, tmp_path / "t", probe_every=2, report_to="tensorboard"), quiet=True)
     probes = [r for r in _log(tmp_path / "t") if "probe_s" in r]
