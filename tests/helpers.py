@@ -202,13 +202,30 @@ def lora_adapter(base_dir, out_dir, b_value=0.0):
     torch.manual_seed(0)  # lora_A is drawn here: the adapter must not depend on which tests ran before
     pm = get_peft_model(m, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     if b_value:
-        torch.manual_seed(1)
-        with torch.no_grad():
-            for name, p in pm.named_parameters():
-                if "lora_B" in name:
-                    p.copy_(torch.randn_like(p) * b_value)
+        randomize_lora_b(pm, b_value, seed=1)
     pm.save_pretrained(out_dir)
     return str(out_dir)
+
+
+def randomize_lora_b(pm, scale: float, seed: int) -> None:
+    """Fill a peft model's LoRA B matrices (zero at init) with seeded noise, so the adapter acts."""
+    import torch
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in pm.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p) * scale)
+
+
+def tiny_adapter(model_dir, folder: Path) -> Path:
+    """A LoRA adapter trained one step on train_rows(4) (for tests that damage or alter one)."""
+    from symtune.train.trainer import run_training
+
+    data = write_jsonl(folder / "rows.jsonl", train_rows(4))
+    run_training(TrainConfig(model=model_dir, data=data, out=str(folder / "a"), steps=1, batch_size=2,
+                             warmup_steps=0, save_every=0, max_length=256), quiet=True)
+    return folder / "a"
 
 
 def make_task(name="toy", n_cls=2, per_class=30, pair=False, long=False):

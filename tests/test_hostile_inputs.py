@@ -244,14 +244,9 @@ def test_eval_negative_threads(threads, tiny_model_dir, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model_dir, tmp_path_factory):
-    from symtune.train.config import TrainConfig
-    from symtune.train.trainer import run_training
+    from helpers import tiny_adapter
 
-    d = tmp_path_factory.mktemp("adapter")
-    data = write_jsonl(d / "rows.jsonl", train_rows(4))
-    run_training(TrainConfig(model=tiny_model_dir, data=data, out=str(d / "a"), steps=1, batch_size=2,
-                             warmup_steps=0, save_every=0, max_length=256), quiet=True)
-    return d / "a"
+    return tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
 
 
 def _damaged(adapter, tmp_path, how):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from helpers import texts, train_rows, two_class_csv, write_csv, write_jsonl
@@ -161,14 +160,9 @@ def test_csv_line_ends_cr_crlf_lf_all_work(tmp_path, end):
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model_dir, tmp_path_factory):
-    from symtune.train.config import TrainConfig
-    from symtune.train.trainer import run_training
+    from helpers import tiny_adapter
 
-    d = tmp_path_factory.mktemp("adapter2")
-    data = write_jsonl(d / "rows.jsonl", train_rows(4))
-    run_training(TrainConfig(model=tiny_model_dir, data=data, out=str(d / "a"), steps=1, batch_size=2,
-                             warmup_steps=0, save_every=0, max_length=256), quiet=True)
-    return d / "a"
+    return tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter2"))
 
 
 def _changed(adapter, tmp_path, how):

@@ -38,11 +38,9 @@ def _peft(tiny_model_dir, b_value=0.0):
     m = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     pm = get_peft_model(m, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj"]))
     if b_value:
-        torch.manual_seed(3)
-        with torch.no_grad():
-            for name, p in pm.named_parameters():
-                if "lora_B" in name:
-                    p.copy_(torch.randn_like(p) * b_value)
+        from helpers import randomize_lora_b
+
+        randomize_lora_b(pm, b_value, seed=3)
     return pm
 
 
