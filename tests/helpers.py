@@ -137,7 +137,7 @@ def tiny_cfg(model, **kw):
     base = {"model": model, "seed": 1, "cache": False,
             "data": dict(n_prompts=12, min_exemplars=1, max_exemplars=2, max_length=256,
                          tasks=["multiemo_pn", "fever"]),
-            "train": dict(steps=2, batch_size=2, lr=1e-3, dtype="float32", max_length=256),
+            "train": dict(steps=2, batch_size=2, lr=1e-3, dtype="float32"),
             "eval": dict(suite="icl", tasks=["snips_weather_music", "tweets_pn"], k=1, limit=3, dtype="float32",
                          batch_size=4)}
     over = unflatten({k.replace("__", "."): v for k, v in kw.items()})

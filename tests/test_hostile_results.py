@@ -123,7 +123,7 @@ def test_weights_changed_in_place_rerun_every_stage(tiny_model_dir, tmp_path):
 def run_args(tiny, out, *extra):
     return ["run", "--preset", "quick", "--model", tiny, "--data.tasks", "multiemo_pn", "--data.n_prompts", "8",
             "--data.min_exemplars", "1", "--data.max_exemplars", "2", "--data.max_length", "256",
-            "--train.steps", "2", "--train.batch_size", "2", "--train.dtype", "float32", "--train.max_length", "256",
+            "--train.steps", "2", "--train.batch_size", "2", "--train.dtype", "float32",
             "--eval.suite", "icl", "--eval.tasks", "snips_weather_music", "--eval.settings", "labels",
             "--eval.k", "1", "--eval.limit", "2", "--eval.dtype", "float32", "--out", str(out), *extra]
 

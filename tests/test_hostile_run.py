@@ -13,7 +13,7 @@ from symtune.cli import main
 def _run(tiny, out, *extra):
     return ["run", "--preset", "quick", "--model", tiny, "--data.tasks", "multiemo_pn", "--data.n_prompts", "8",
             "--data.min_exemplars", "1", "--data.max_exemplars", "2", "--data.max_length", "256",
-            "--train.steps", "3", "--train.batch_size", "2", "--train.dtype", "float32", "--train.max_length", "256",
+            "--train.steps", "3", "--train.batch_size", "2", "--train.dtype", "float32",
             "--eval.suite", "icl", "--eval.tasks", "snips_weather_music", "--eval.k", "1", "--eval.limit", "2",
             "--eval.dtype", "float32", "--no-cache", "--out", str(out), *extra]
 

@@ -57,10 +57,17 @@ def test_yaml_layer_between_preset_and_command_line(tmp_path, capsys):
     assert cfg["train"]["lr"] == 3e-4                                       # command line wins
 
 
+def test_one_token_limit_for_the_run(capsys):
+    """Training takes the rows at the limit they were built for: train.max_length follows data.max_length."""
+    cfg = dry_run(capsys, "--preset", "default", "--data.max_length", "512")["config"]
+    assert cfg["data"]["max_length"] == cfg["train"]["max_length"] == 512
+
+
 @pytest.mark.parametrize("yaml_text, args, message", [
     ("train:\n  bogus: 1\n", [], "unknown key(s) train.bogus"),
     ("eval:\n  limit: many\n", [], "'eval.limit' must be an integer"),
     ("train:\n  model: other\n", [], "'train.model' is set by the run; set model"),
+    ("train:\n  max_length: 512\n", [], "'train.max_length' is set by the run; set data.max_length"),
     ("data: [1, 2]\n", [], "'data' must be a mapping"),
     ("", ["--train.lr", "fast"], "command line: 'train.lr' must be a number"),
     ("", ["--eval.dtype", "int8"], "option 'eval.dtype': unknown value 'int8'"),
@@ -82,6 +89,7 @@ def test_per_verb_flags_are_the_same_fields(tmp_path):
     import dataclasses
 
     from symtune.cli import build_parser
+    from symtune.run_config import WIRED
     from symtune.train.config import TrainConfig
 
     parser = build_parser()
@@ -90,8 +98,10 @@ def test_per_verb_flags_are_the_same_fields(tmp_path):
     run_dests = {a.dest for a in sub["run"]._actions}
     for f in dataclasses.fields(TrainConfig):
         assert f.name in train_dests
-        if f.name not in ("model", "seed", "data", "out", "resume"):
+        if f.name not in WIRED["train"]:
             assert "train." + f.name in run_dests
+        else:  # the run sets it: no --train.<wired> flag
+            assert "train." + f.name not in run_dests
 
 
 def test_one_definition_of_runtime_fields():

@@ -17,7 +17,7 @@ from pathlib import Path
 from symtune.config import short_repr
 from symtune.errors import SymtuneError
 
-DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_MODEL = "smollm2-135m"  # the one default: every stage config and `symtune run` use it
 
 
 @dataclass(frozen=True)

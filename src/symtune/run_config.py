@@ -8,7 +8,8 @@ overrides any field by its dotted name:
     symtune run --preset quick --train.lr 1e-4 --eval.limit 50 --data.symbol_fraction 0.75 --out runs/x
 
 The run wires some stage fields itself (WIRED): every stage uses the run's model and seed, training
-reads the data stage's rows, the tuned evaluation applies the trained adapter. Setting those inside a
+reads the data stage's rows at the data stage's token limit, the tuned evaluation applies the trained
+adapter. Setting those inside a
 stage section is an error that names the run-level field to use instead.
 """
 
@@ -21,6 +22,7 @@ from importlib import resources
 from symtune.config import load_yaml, nested, opt, resolve
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
+from symtune.models import DEFAULT_MODEL
 from symtune.eval.config import EvalConfig
 from symtune.train.config import TrainConfig
 
@@ -33,7 +35,7 @@ WIRED = {
     "data": {"model": "model", "seed": "seed", "label_mode": "control", "force": "--force",
              "chat_template": "chat_template"},
     "train": {"model": "model", "seed": "seed", "data": "(the data stage's rows)", "out": "--out",
-              "resume": "(automatic)"},
+              "resume": "(automatic)", "max_length": "data.max_length (one token limit for the run's rows)"},
     "eval": {"model": "model", "seed": "seed (or eval_seed)", "adapter": "(the trained adapter)", "force": "--force",
              "chat_template": "chat_template"},
 }
@@ -42,7 +44,7 @@ WIRED = {
 @dataclass
 class RunConfig:
     preset: str = opt("quick", "Preset the other fields start from.", choices=PRESETS, runtime=True)
-    model: str = opt("smollm2-135m", "Model for every stage: bundled preset, local folder or Hugging Face Hub id.")
+    model: str = opt(DEFAULT_MODEL, "Model for every stage: bundled preset, local folder or Hugging Face Hub id.")
     seed: int = opt(0, "Seed for every stage (data, training, evaluation, and the split of a user's data file).")
     eval_seed: int | None = opt(None, "Seed of the evaluation prompts (default: the run's seed). Set it to 0 when "
                                       "replicating a run with another --seed, so both training seeds are scored on "
@@ -122,13 +124,14 @@ def auto_n_prompts(train: TrainConfig) -> int:
 
 
 def wire(cfg: RunConfig) -> RunConfig:
-    """Copy the run-level model, seed and control into the stage sections (paths are set per run folder)."""
+    """Copy the run-level model, seed and control into the stage sections, and the rows' token limit into
+    training (so no row is built longer than training takes); paths are set per run folder."""
     n_prompts = cfg.data.n_prompts if cfg.data.n_prompts is not None else auto_n_prompts(cfg.train)
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, model=cfg.model, seed=cfg.seed, label_mode=LABEL_MODE[cfg.control],
                                  chat_template=cfg.chat_template, n_prompts=n_prompts),
-        train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed),
+        train=dataclasses.replace(cfg.train, model=cfg.model, seed=cfg.seed, max_length=cfg.data.max_length),
         eval=dataclasses.replace(cfg.eval, model=cfg.model, seed=cfg.seed if cfg.eval_seed is None else cfg.eval_seed,
                                  chat_template=cfg.chat_template))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from symtune.config import opt
 from symtune.data.formats import FORMATS
+from symtune.models import DEFAULT_MODEL
 from symtune.symbols import FAMILIES
 
 
@@ -18,10 +19,9 @@ class DataConfig:
     task_config: str | None = opt(None, "Task config to take tasks from: 'paper' (Hub datasets, online) or a YAML file; default = bundled tasks.")
     n_prompts: int | None = opt(1000, "Number of prompts (rows) to build. `auto` (null) in `symtune run`: "
                                 "train.batch_size x grad_accum x steps (+ held-out eval_rows), so training "
-                                "never repeats a prompt (per process; keep data.max_length <= train.max_length "
-                                "so none is dropped as overlong).")
+                                "never repeats a prompt (per process; training takes the rows at data.max_length).")
     seed: int = opt(0, "Seed; row i uses its own RNG derived from (seed, i), so output is identical for any worker count.")
-    model: str = opt("smollm2-135m", "Model whose tokenizer drives the length and prefix checks (preset, folder or Hub id).")
+    model: str = opt(DEFAULT_MODEL, "Model whose tokenizer drives the length and prefix checks (preset, folder or Hub id).")
     min_exemplars: int = opt(2, "Minimum in-context exemplars per class (paper: 2).")
     max_exemplars: int = opt(10, "Maximum in-context exemplars per class (paper: 10); drawn uniformly per class.")
     max_length: int = opt(1024, "Maximum tokens of prompt + completion; longer prompts drop exemplars (keeping one per class).")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from symtune.config import opt, runtime_fields
 from symtune.hardware import DEVICES, DTYPES
+from symtune.models import DEFAULT_MODEL
 
 SUITES = ("icl", "flipped", "algorithmic", "all", "flip_curve", "k_curve")
 EXTRA_SUITES = ("flip_curve", "k_curve")  # opt-in suites (cost extra prompts); never part of "all"
@@ -17,7 +18,7 @@ SCORINGS = ("rank", "generate")
 
 @dataclass
 class EvalConfig:
-    model: str = opt("smollm2-135m", "Model: bundled preset name, local folder or Hub id.")
+    model: str = opt(DEFAULT_MODEL, "Model: bundled preset name, local folder or Hub id.")
     adapter: str | None = opt(None, "LoRA adapter folder (from `symtune train`), merged into the model for eval.")
     suite: str = opt("icl", "Which suite: icl (4 settings), flipped (binary tasks, flipped labels), "
                      "algorithmic (List Functions + Simple Turing Concepts), all (those three), or one opt-in curve "

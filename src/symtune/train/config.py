@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from symtune.config import opt, runtime_fields
 from symtune.hardware import DEVICES, DTYPES
+from symtune.models import DEFAULT_MODEL
 
 METHODS = ("lora", "full")
 LOSSES = ("label", "dense")
@@ -20,7 +21,7 @@ DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
 
 @dataclass
 class TrainConfig:
-    model: str = opt("smollm2-135m", "Base model: bundled preset name, local folder or Hub id.")
+    model: str = opt(DEFAULT_MODEL, "Base model: bundled preset name, local folder or Hub id.")
     data: str = opt("", "Training rows (JSONL with prompt, completion, meta), as written by `symtune data`.")
     out: str = opt("", "Output folder (adapter or model, tokenizer, log.jsonl, loss.png, checkpoints/).", runtime=True)
     method: str = opt("lora", "lora: train a LoRA adapter; full: train all weights.", METHODS)
