@@ -207,3 +207,19 @@ def test_task_file_in_all_settings(tok, budget, tmp_path):
     assert {i.setting for i in items} == {"instr+labels", "labels", "instr+symbols", "symbols"}
     assert {i.task for i in items} == {"mine"}
     assert all(i.options == ["bad", "good"] for i in items if i.setting.endswith("labels"))
+
+
+def test_one_flip_rounding_rule_for_the_flipped_suite_and_the_flip_curve():
+    """Both suites flip n_flipped(p, n) labels: half up, so p = 0.75 of 6 exemplars flips 5 in either."""
+    from symtune.eval.suites import n_flipped
+
+    assert n_flipped(0.75, 6) == 5 and n_flipped(0.5, 5) == 3 and n_flipped(0.25, 8) == 2
+    assert [n_flipped(p / 10, 7) for p in range(11)] == sorted(n_flipped(p / 10, 7) for p in range(11))
+    assert n_flipped(0.0, 9) == 0 and n_flipped(1.0, 9) == 9
+
+
+def test_flipped_suite_rounds_a_half_up(tok, budget):
+    """k = 3 per class: 6 exemplars, p = 0.75 -> 4.5 -> 5 flipped (Python's round gave 4)."""
+    task = toy_task()
+    items = flipped_items(task, EvalConfig(seed=0, limit=4, k=3, flip_proportion=0.75), tok, budget)
+    assert items and all(not it.meta.get("shortened") and it.meta["n_flipped"] == 5 for it in items)

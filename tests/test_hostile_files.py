@@ -453,7 +453,7 @@ def test_shortening_drops_the_same_exemplars_in_fewer_renders(tiny_model_dir):
             del ps[exemplar_to_drop([ex.label for ex, _ in ps])]
             dropped += 1
         renders.clear()
-        prompt, n_dropped, n, used = _fit("t", 0, pairs, draw, ["pos", "neg", "odd"], budget, 0, 3)
+        prompt, n_dropped, n, used = _fit("t", 0, pairs, draw, ["pos", "neg", "odd"], budget, 0)
         assert (used, n_dropped) == (ps, dropped) and prompt == render(fmt, ps, q, None).prompt
         assert dropped > 3 and len(renders) < dropped
 

@@ -159,14 +159,20 @@ def sample_queries(examples, n_classes: int, limit: int, rng: random.Random) -> 
     return sorted(chosen)
 
 
-def gen_budget(cfg: EvalConfig, budget: Budget, options: list[str]) -> int:
+def n_flipped(p: float, n: int) -> int:
+    """How many of n exemplar labels a flip proportion p flips, in every suite: p * n rounded half up
+    (Python's round() rounds halves to even: at p = 0.75 with 6 exemplars it flips 4, this 5)."""
+    return int(p * n + 0.5)
+
+
+def gen_budget(budget: Budget, options: list[str]) -> int:
     """Greedy budget for classification: the longest option's tokens + 2 (enough to see it end)."""
     longest = max(budget._opt_len(o) for o in options)
     return longest + 2
 
 
 def _fit(task_name: str, doc_id: int, pairs: list, render: Callable[[list], str], options: list[str],
-         budget: Budget, new_tokens: int, n_classes: int) -> tuple[str, int, int, list]:
+         budget: Budget, new_tokens: int) -> tuple[str, int, int, list]:
     """Render; while too long drop an exemplar of the class with the most left (keep one per class).
 
     Returns (prompt, exemplars dropped, token count, the pairs rendered)."""
@@ -353,10 +359,10 @@ def icl_items(task, cfg: EvalConfig, tokenizer, budget: Budget, settings=None) -
             labels = list(task.labels) if setting.endswith("labels") else (perm[0] if perm else symbols)
             instruction = task.instruction if setting.startswith("instr+") else None
             pairs = [(ex, labels[ex.label]) for ex in exemplars]
-            new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+            new_tokens = gen_budget(budget, labels) if cfg.scoring == "generate" else 0
             prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
                                             lambda ps: render(fmt, ps, q, instruction).prompt,
-                                            labels, budget, new_tokens, task.num_classes)
+                                            labels, budget, new_tokens)
             meta = {"template": fmt.id, "labels": labels, "instruction": instruction is not None,
                     "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0, "query_class": q.label,
                     "source": source_id(q), "shown": _shown(used, labels)}
@@ -397,13 +403,13 @@ def flipped_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item
             flip = set(range(len(exemplars)))
             gold = 1 - q.label
         else:
-            flip = set(rng.sample(range(len(exemplars)), round(p * len(exemplars))))
+            flip = set(rng.sample(range(len(exemplars)), n_flipped(p, len(exemplars))))
             gold = q.label
         pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
         instruction = task.instruction if cfg.flip_instruction else None
-        new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+        new_tokens = gen_budget(budget, labels) if cfg.scoring == "generate" else 0
         prompt, dropped, n, used = _fit(task.name, doc_id, pairs, lambda ps: render(fmt, ps, q, instruction).prompt,
-                                        labels, budget, new_tokens, 2)
+                                        labels, budget, new_tokens)
         items.append(Item("flipped", task.name, FLIPPED_SETTING, doc_id, prompt, labels, gold, key=task.name,
                           meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
                                 "n_exemplars": len(pairs) - dropped, "shortened": dropped > 0,
@@ -422,7 +428,7 @@ def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[I
 
     Template and exemplars come from the flipped suite's stream, so the 100% prompt is the flipped
     suite's paper-protocol prompt (there the gold is flipped: its accuracy is 1 - this one's). The
-    flipped exemplars are nested: one shuffled order per query, the first round(p * n) are flipped.
+    flipped exemplars are nested: one shuffled order per query, the first n_flipped(p, n) are flipped.
     """
     from symtune.prompts import render
 
@@ -436,7 +442,7 @@ def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[I
     tmpls = templates_for(cfg)
     labels = list(task.labels)
     instruction = task.instruction if cfg.flip_instruction else None
-    new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+    new_tokens = gen_budget(budget, labels) if cfg.scoring == "generate" else 0
     items = []
     for doc_id in qids:
         q = queries[doc_id]
@@ -446,11 +452,11 @@ def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[I
         order = list(range(len(exemplars)))
         rng.shuffle(order)
         for p in sorted(props):
-            flip = set(order[:int(p * len(exemplars) + 0.5)])  # round half up: monotone in p
+            flip = set(order[:n_flipped(p, len(exemplars))])
             pairs = [(ex, labels[1 - ex.label] if i in flip else labels[ex.label]) for i, ex in enumerate(exemplars)]
             prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
                                             lambda ps: render(fmt, ps, q, instruction).prompt,
-                                            labels, budget, new_tokens, 2)
+                                            labels, budget, new_tokens)
             n_flipped = sum(lab != labels[ex.label] for ex, lab in used)
             items.append(Item("flip_curve", task.name, flip_setting(p), doc_id, prompt, labels, q.label,
                               key=task.name,
@@ -499,10 +505,10 @@ def k_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[Item
             for setting in K_CURVE_SETTINGS:
                 labels = list(task.labels) if setting == "labels" else symbols
                 pairs = [(ex, labels[ex.label]) for ex in exemplars]
-                new_tokens = gen_budget(cfg, budget, labels) if cfg.scoring == "generate" else 0
+                new_tokens = gen_budget(budget, labels) if cfg.scoring == "generate" else 0
                 prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
                                                 lambda ps: render(fmt, ps, q, None).prompt,
-                                                labels, budget, new_tokens, task.num_classes)
+                                                labels, budget, new_tokens)
                 meta = {"template": fmt.id, "labels": labels, "instruction": False, "k": k,
                         "n_exemplars": len(used), "shortened": dropped > 0, "query_class": q.label,
                         "source": source_id(q), "shown": _shown(used, labels)}
