@@ -223,3 +223,7 @@ def test_flipped_suite_rounds_a_half_up(tok, budget):
     task = toy_task()
     items = flipped_items(task, EvalConfig(seed=0, limit=4, k=3, flip_proportion=0.75), tok, budget)
     assert items and all(not it.meta.get("shortened") and it.meta["n_flipped"] == 5 for it in items)
+    from symtune.eval.suites import flip_curve_items
+
+    curve = flip_curve_items(task, EvalConfig(seed=0, limit=4, k=3, flip_curve_proportions=[0.75]), tok, budget)
+    assert curve and all(not it.meta["shortened"] and it.meta["n_flipped"] == 5 for it in curve)

@@ -457,12 +457,12 @@ def flip_curve_items(task, cfg: EvalConfig, tokenizer, budget: Budget) -> list[I
             prompt, dropped, n, used = _fit(task.name, doc_id, pairs,
                                             lambda ps: render(fmt, ps, q, instruction).prompt,
                                             labels, budget, new_tokens)
-            n_flipped = sum(lab != labels[ex.label] for ex, lab in used)
+            shown_flipped = sum(lab != labels[ex.label] for ex, lab in used)
             items.append(Item("flip_curve", task.name, flip_setting(p), doc_id, prompt, labels, q.label,
                               key=task.name,
                               meta={"template": fmt.id, "labels": labels, "instruction": instruction is not None,
                                     "n_exemplars": len(used), "shortened": dropped > 0, "query_class": q.label,
-                                    "proportion": p, "n_flipped": n_flipped, "source": source_id(q),
+                                    "proportion": p, "n_flipped": shown_flipped, "source": source_id(q),
                                     "shown": _shown(used, labels)},
                               max_new_tokens=new_tokens or None, n_tokens=n))
     return items
