@@ -147,7 +147,8 @@ def test_mixed_families_with_a_token_cap_and_the_eval_pool(tok):
     from symtune.data.build import Stats
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.suites import Budget, icl_items
+    from symtune.eval.items import Budget
+    from symtune.eval.suites import icl_items
 
     b, _ = build(tok, [make_task("a", 3)], symbol_families=["int", "letters", "word"], max_symbol_tokens=4,
                  max_length=2048)

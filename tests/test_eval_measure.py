@@ -11,8 +11,10 @@ from symtune.eval.curves import curves, query_slopes, slope_range
 from symtune.eval.diagnostics import diagnostics
 from symtune.eval.scoring import Encoder
 from symtune.eval.stats import pair_rows, paired_interval
-from symtune.eval.suites import (Budget, build_items, flip_curve_items, flipped_items, icl_items, k_curve_items,
-                                 query_pool)
+from symtune.eval.build import build_items
+from symtune.eval.items import Budget
+from symtune.eval.sampling import query_pool
+from symtune.eval.suites import flip_curve_items, flipped_items, icl_items, k_curve_items
 from symtune.prompts import TEMPLATES
 from symtune.symbols import symbol_family
 from symtune.tasks.base import Example, Task

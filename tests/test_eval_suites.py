@@ -8,8 +8,11 @@ import pytest
 from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 from symtune.eval.scoring import Encoder
-from symtune.eval.suites import (Budget, LIST_FUNCTIONS_CATEGORIES, build_items, flipped_items, icl_items,
-                                 list_functions_items, sample_queries, simp_turing_items)
+from symtune.eval.algorithmic_suites import LIST_FUNCTIONS_CATEGORIES, list_functions_items, simp_turing_items
+from symtune.eval.build import build_items
+from symtune.eval.items import Budget
+from symtune.eval.sampling import sample_queries
+from symtune.eval.suites import flipped_items, icl_items
 from symtune.prompts import TEMPLATES
 from symtune.tasks.base import Example, Task
 
@@ -63,7 +66,7 @@ def test_same_seed_same_prompts_byte_for_byte(tok, budget):
 
 
 def test_four_settings_labels_and_instruction(tok, budget):
-    from symtune.eval.suites import eval_symbol_pool
+    from symtune.eval.sampling import eval_symbol_pool
 
     task = toy_task()
     items = icl_items(task, EvalConfig(seed=0, limit=10, k=3), tok, budget)

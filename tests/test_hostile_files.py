@@ -422,7 +422,7 @@ def test_shortening_drops_the_same_exemplars_in_fewer_renders(tiny_model_dir):
     import random
 
     from symtune.eval.scoring import Encoder
-    from symtune.eval.suites import Budget, _fit
+    from symtune.eval.items import Budget, fit_prompt
     from symtune.models import load_tokenizer
     from symtune.prompts import TEMPLATES, drop_order, exemplar_to_drop, render
     from symtune.tasks.base import Example
@@ -453,7 +453,7 @@ def test_shortening_drops_the_same_exemplars_in_fewer_renders(tiny_model_dir):
             del ps[exemplar_to_drop([ex.label for ex, _ in ps])]
             dropped += 1
         renders.clear()
-        prompt, n_dropped, n, used = _fit("t", 0, pairs, draw, ["pos", "neg", "odd"], budget, 0)
+        prompt, n_dropped, n, used = fit_prompt("t", 0, pairs, draw, ["pos", "neg", "odd"], budget, 0)
         assert (used, n_dropped) == (ps, dropped) and prompt == render(fmt, ps, q, None).prompt
         assert dropped > 3 and len(renders) < dropped
 

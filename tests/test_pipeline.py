@@ -125,7 +125,7 @@ def test_paper_preset_resolves_its_hub_tasks_without_network():
     from symtune.data.config import DataConfig
     from symtune.data.run import resolve_tasks as data_tasks
     from symtune.eval.config import EvalConfig
-    from symtune.eval.suites import resolve_tasks as eval_tasks
+    from symtune.eval.build import resolve_tasks as eval_tasks
     from symtune.run_config import stage_configs
 
     stages = stage_configs(from_dict(RunConfig, preset_values("paper")), "out")

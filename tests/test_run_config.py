@@ -139,7 +139,7 @@ def test_a_users_file_is_split_alike_for_tuning_and_evaluation(tmp_path):
     from symtune.data.config import DataConfig
     from symtune.data.run import resolve_tasks as data_tasks
     from symtune.eval.config import EvalConfig
-    from symtune.eval.suites import resolve_tasks as eval_tasks
+    from symtune.eval.build import resolve_tasks as eval_tasks
 
     csv = tmp_path / "mine.csv"
     csv.write_text("text,label\n" + "".join(f"sentence number {i},{'ab'[i % 2]}\n" for i in range(60)))

@@ -6,8 +6,14 @@
     encoding.py the request contract (lm-eval rules): Request, Encoder, Scored
     scoring.py  Scorer: rank + greedy generation, one packed pass per batch
     threads.py  CPU threads per process
-    suites.py   prompt items for each suite (seeded, model-independent)
-    metrics.py  acc / acc_norm / acc_gen, Wilson CI, chance, majority share, summary
+    items.py    Item (one prompt + options), Budget and fit_prompt: the token-limit rule
+    sampling.py queries and exemplars per (seed, suite, task, doc_id); test and dev splits
+    suites.py   the classification suites (icl, flipped, flip curve, k curve) from one per-query generator
+    algorithmic_suites.py  List Functions and Simple Turing Concepts
+    build.py    which items an evaluation scores: tasks, suites, notes (build_items)
+    metrics.py  acc / acc_norm / acc_gen, the one correctness rule, chance, majority share, summary
+    stats.py    every statistic: Wilson, means, clustered paired intervals
+    diagnostics.py, curves.py  copy-last, majority, symbol families, permutation control; flip and k curves
     runner.py   resumable, data-parallel runs -> results.json + samples_<suite>_<task>.jsonl
     cache.py    content-addressed store of finished evaluations (the base model's, reused across runs)
     export.py   the same prompts as an lm-evaluation-harness task
@@ -29,7 +35,7 @@ def validate(cfg: EvalConfig, produced=()) -> list:
     check_inputs(cfg, produced)
     if cfg.suite == "algorithmic":
         return []
-    from symtune.eval.suites import resolve_tasks
+    from symtune.eval.build import resolve_tasks
 
     return resolve_tasks(cfg)
 

@@ -24,7 +24,8 @@ from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
 from symtune.eval.metrics import aggregate
 from symtune.eval.samples import GLOB, sample_row, samples_name
-from symtune.eval.suites import Budget, Item, build_items
+from symtune.eval.build import build_items
+from symtune.eval.items import Budget, Item
 
 STATE_FILE = "eval_state.json"
 RESULTS_FILE = "results.json"

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from symtune.eval.suites import unqueried_warning
+from symtune.eval.build import unqueried_warning
 from symtune.report.analysis import Comparison, categories, compare, per_task, same_base
 from symtune.report.blocks import Table
 from symtune.report.fmt import DASH, SETTING_ROWS, interval, pct, signed

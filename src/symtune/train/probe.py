@@ -39,7 +39,7 @@ MAX_LENGTH = 2048  # probe prompts drop exemplars beyond this (the training max_
 @dataclass
 class ProbeSet:
     name: str  # "symbols" or "canary"
-    items: list  # symtune.eval.suites.Item
+    items: list  # symtune.eval.items.Item
 
     @property
     def chance(self) -> float:
@@ -47,7 +47,7 @@ class ProbeSet:
 
 
 def _rows_items(path: str) -> list:
-    from symtune.eval.suites import Item
+    from symtune.eval.items import Item
 
     p = Path(path)
     if not p.is_file():
@@ -77,7 +77,8 @@ def build_probe(cfg, rows: list[dict], tok) -> list[ProbeSet]:
     """The fixed probe prompts: symbols (tuning tasks or probe_data) and the natural-label canary."""
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.suites import Budget, icl_items, serve
+    from symtune.eval.items import Budget, serve
+    from symtune.eval.suites import icl_items
     from symtune.tasks.registry import get_task
 
     if cfg.probe_rows < 1 or cfg.probe_canary_queries < 1:
