@@ -112,47 +112,67 @@ def run_training(cfg: TrainConfig, extra_callbacks: list | None = None, quiet: b
 
 
 def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -> dict:
-    import random
-
+    """The recipe, as named steps: rows -> tokens -> process -> record -> model -> Trainer -> train -> save."""
     from symtune import config as cfgmod
-    from symtune.provenance import provenance, stable_hash, write_json_atomic
-    from symtune.train.data import Collator, EncodedDataset, encode_rows, load_rows
-
-    from symtune.hardware import announce, resolve_config
+    from symtune.hardware import resolve_config
 
     t_start = time.perf_counter()
     validate(cfg)
     cfg, hw = resolve_config(cfg, "train")  # what is recorded and compared on resume: the resolved pair
     cfg_dict = cfgmod.to_dict(cfg)
-    rows = load_rows(cfg.data)
+    rows, eval_rows = _setup_rows(cfg)
     data_sha = file_sha(cfg.data)
-    eval_rows = None
-    if cfg.eval_every:
-        if cfg.eval_data:
-            eval_rows = load_rows(cfg.eval_data)
-        else:
-            n = min(cfg.eval_rows, len(rows) // 2)
-            if n < 1:
-                raise SymtuneError("eval_every is set but there are too few rows to hold out; pass --eval-data")
-            order = list(range(len(rows)))
-            random.Random(cfg.seed).shuffle(order)
-            held = set(order[:n])
-            eval_rows = [r for i, r in enumerate(rows) if i in held]
-            rows = [r for i, r in enumerate(rows) if i not in held]
-    out = Path(cfg.out)
     prev = check_out_dir(cfg, cfg_dict, data_sha)
     if prev and prev.get("status") == "complete":
         if not quiet:
-            print(f"symtune train: {out} already holds the finished run; nothing to do")
+            print(f"symtune train: {cfg.out} already holds the finished run; nothing to do")
         return prev
-
     from symtune.models import load_tokenizer, resolve_model
 
     model_path = resolve_model(cfg.model)
     tok = load_tokenizer(model_path)
-    dense = dict(dense_min_seen=cfg.dense_min_seen, dense_weight=cfg.dense_weight)
-    items, stats = encode_rows(tok, rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
-                               overlong=cfg.overlong, source=cfg.data, natural_loss=cfg.natural_loss, **dense)
+    items, stats, eval_items, probe_sets = _setup_tokens(cfg, tok, rows, eval_rows)
+    state = _setup_process(cfg, hw)
+    run = _Run(cfg, Path(cfg.out), hw, state, quiet)
+    run.resume_from = last_complete_checkpoint(run.ckpt_dir) if prev else None  # same config: the same command resumes
+    run.start_record(cfg_dict, model_path, data_sha, stats, eval_items)
+    model = _setup_model(cfg, model_path)
+    _record_model(run, model, stats)
+    trainer = _setup_trainer(run, model, tok, items, eval_items, probe_sets, extra_callbacks)
+    t_load = time.perf_counter() - t_start
+    t0 = time.perf_counter()
+    _train(run, trainer)
+    run.finish(trainer, tok, t_load, time.perf_counter() - t0, t_start)
+    return run.meta
+
+
+def _setup_rows(cfg: TrainConfig) -> tuple[list, list | None]:
+    """The training rows, and the held-out rows when eval_every is set (a file, or a seeded share)."""
+    import random
+
+    from symtune.train.data import load_rows
+
+    rows = load_rows(cfg.data)
+    if not cfg.eval_every:
+        return rows, None
+    if cfg.eval_data:
+        return rows, load_rows(cfg.eval_data)
+    n = min(cfg.eval_rows, len(rows) // 2)
+    if n < 1:
+        raise SymtuneError("eval_every is set but there are too few rows to hold out; pass --eval-data")
+    order = list(range(len(rows)))
+    random.Random(cfg.seed).shuffle(order)
+    held = set(order[:n])
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+
+def _setup_tokens(cfg: TrainConfig, tok, rows: list, eval_rows: list | None):
+    """Rows -> token ids and label masks (and the probe's prompts): (items, stats, eval_items, probe_sets)."""
+    from symtune.train.data import encode_rows
+
+    common = dict(loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length, overlong=cfg.overlong,
+                  natural_loss=cfg.natural_loss, dense_min_seen=cfg.dense_min_seen, dense_weight=cfg.dense_weight)
+    items, stats = encode_rows(tok, rows, source=cfg.data, **common)
     probe_sets = None
     if cfg.probe_every:
         from symtune.train.probe import build_probe
@@ -160,13 +180,15 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
         probe_sets = build_probe(cfg, rows, tok)
     eval_items = None
     if eval_rows is not None:
-        eval_items, _ = encode_rows(tok, eval_rows, loss=cfg.loss, add_eos=cfg.add_eos, max_length=cfg.max_length,
-                                    overlong=cfg.overlong, source=cfg.eval_data or cfg.data,
-                                    natural_loss=cfg.natural_loss, **dense)
+        eval_items, _ = encode_rows(tok, eval_rows, source=cfg.eval_data or cfg.data, **common)
+    return items, stats, eval_items, probe_sets
 
+
+def _setup_process(cfg: TrainConfig, hw):
+    """Threads and allocator (CPU only), then accelerate's process state; every process has checked the
+    folder before the main one writes to it."""
     import torch
     from accelerate import PartialState
-    from transformers import TrainingArguments, set_seed
 
     on_cpu = hw.device == "cpu"
     if cfg.threads and on_cpu:  # thread pools and the allocator are CPU settings
@@ -176,74 +198,54 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
 
         limit_heap_fragmentation()
     state = PartialState(cpu=on_cpu)
-    state.wait_for_everyone()  # every process has checked the folder before the main one writes to it
-    ckpt_dir = out / "checkpoints"
-    log_path, png_path, meta_path = out / "log.jsonl", out / "loss.png", out / META
-    resume_from = last_complete_checkpoint(ckpt_dir) if prev else None  # same config: the same command resumes
-    meta = {
-        "status": "running", "config": cfg_dict, "config_hash": stable_hash(semantic_config(cfg_dict)),
-        "lr": cfg.resolved_lr, "model_path": model_path,
-        "seeds": {"seed": cfg.seed, "data_seed": cfg.seed, "eval_holdout_seed": cfg.seed},
-        "data": {"path": str(Path(cfg.data).resolve()), "sha256": data_sha, **stats.as_dict()},
-        "eval_rows": len(eval_items) if eval_items is not None else 0,
-        "world_size": state.num_processes, "device": hw.device, "hardware": hw.as_dict(),
-        "provenance": provenance(),
-        "resumed_from": str(resume_from) if resume_from else None,
-    }
-    from symtune import ownership
-    from symtune.card import CARD
+    state.wait_for_everyone()
+    return state
 
-    if state.is_main_process:
-        ownership.claim(out, META, log_path.name, png_path.name, ckpt_dir.name, CARD)
-        write_json_atomic(meta_path, meta)
-        if log_path.is_file():  # drop log rows after the checkpoint we resume from (or all of them)
-            from symtune.provenance import read_jsonl, write_jsonl_atomic
 
-            step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
-            write_jsonl_atomic(log_path, [r for r in read_jsonl(log_path) if r.get("step", 0) <= step0])
-    if not quiet and state.is_main_process:
-        announce(hw, "train")
-        print(f"symtune train: {stats.kept} rows ({stats.dropped_overlong} dropped as longer than "
-              f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
-              f"mean {stats.as_dict()['mean_tokens']} tokens/row" + (f"; resuming from {resume_from}" if resume_from else ""),
-              file=sys.stderr)
-        if cfg.natural_loss == "kl":
-            print(f"symtune train: {stats.kl_rows} natural-label rows trained by KL to the base model"
-                  + ("" if stats.kl_rows else " (none: natural_loss kl has no effect; build data with "
-                     "symbol_fraction < 1)"), file=sys.stderr)
+def _setup_model(cfg: TrainConfig, model_path: str):
+    """The base model in the resolved dtype, wrapped in a LoRA adapter unless method is full."""
+    from transformers import set_seed
 
     from symtune.models import load_model
 
     set_seed(cfg.seed)
     model = load_model(model_path, dtype=cfg.dtype)
     model.config.use_cache = False
-    if cfg.method == "lora":
-        from peft import LoraConfig, get_peft_model
+    if cfg.method != "lora":
+        return model
+    from peft import LoraConfig, get_peft_model
 
-        names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-        missing = [m for m in cfg.target_modules if m not in names]
-        if missing:
-            raise SymtuneError(f"target_modules {', '.join(missing)} not found in {cfg.model}; "
-                               f"pick from its linear layers (e.g. q_proj, v_proj)")
-        lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
-        from symtune.quiet import known_noise_filtered
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    missing = [m for m in cfg.target_modules if m not in names]
+    if missing:
+        raise SymtuneError(f"target_modules {', '.join(missing)} not found in {cfg.model}; "
+                           f"pick from its linear layers (e.g. q_proj, v_proj)")
+    lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
+    from symtune.quiet import known_noise_filtered
 
-        with known_noise_filtered():
-            model = get_peft_model(model, lcfg)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    meta.update(trainable_params=trainable, total_params=total)
+    with known_noise_filtered():
+        return get_peft_model(model, lcfg)
+
+
+def _record_model(run: "_Run", model, stats) -> None:
+    """Parameter counts and the gradient-checkpointing decision (memory-driven) into the run's record."""
     from symtune.train.memory import checkpointing_decision
 
-    ckpt_on, ckpt_why = checkpointing_decision(cfg, model.config, hw, stats.max_tokens)
-    meta["gradient_checkpointing"] = {"on": ckpt_on, "why": ckpt_why}
-    if not quiet and state.is_main_process:
-        print(f"symtune train: gradient checkpointing {'on' if ckpt_on else 'off'} ({ckpt_why})", file=sys.stderr)
+    run.meta.update(trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                    total_params=sum(p.numel() for p in model.parameters()))
+    on, why = checkpointing_decision(run.cfg, model.config, run.hw, stats.max_tokens)
+    run.meta["gradient_checkpointing"] = {"on": on, "why": why}
+    run.say(f"symtune train: gradient checkpointing {'on' if on else 'off'} ({why})")
 
+
+def _training_args(run: "_Run", with_eval: bool):
+    from transformers import TrainingArguments
+
+    cfg = run.cfg
     sched = {"constant": "constant_with_warmup", "cosine": "cosine", "linear": "linear"}[cfg.schedule]
-    args = TrainingArguments(
-        output_dir=str(ckpt_dir),
+    return TrainingArguments(
+        output_dir=str(run.ckpt_dir),
         max_steps=cfg.steps,
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size,
@@ -258,7 +260,7 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or 1,
         save_total_limit=cfg.save_total_limit or None,
-        eval_strategy="steps" if eval_items is not None else "no",
+        eval_strategy="steps" if with_eval else "no",
         eval_steps=cfg.eval_every or None,
         prediction_loss_only=True,
         label_names=["labels"],
@@ -268,86 +270,158 @@ def _run_training(cfg: TrainConfig, extra_callbacks: list | None, quiet: bool) -
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to=trackers(cfg.report_to) or "none",
-        disable_tqdm=quiet,
-        **_checkpointing_args(TrainingArguments, ckpt_on),
+        disable_tqdm=run.quiet,
+        **_checkpointing_args(TrainingArguments, run.meta["gradient_checkpointing"]["on"]),
         ddp_find_unused_parameters=False,
-        use_cpu=on_cpu,
+        use_cpu=run.hw.device == "cpu",
     )
-    title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
+
+
+def _setup_trainer(run: "_Run", model, tok, items, eval_items, probe_sets, extra_callbacks):
+    """symtune's Trainer (loss.py) with the step log, checkpoint marker, NaN guard and probe callbacks."""
     from symtune.train.callbacks import make_callbacks  # imports transformers
+    from symtune.train.data import Collator, EncodedDataset
+    from symtune.train.guards import make_guard
 
-    log_cb, marker_cb = make_callbacks(log_path, png_path, title)
-    from symtune.train.guards import Diverged, diverged_message, make_guard
-
+    cfg = run.cfg
+    log_cb, marker_cb = make_callbacks(run.log_path, run.png_path, run.title)
     probe_cb = []
     if probe_sets is not None:
         from symtune.train.probe import make_probe_callback
 
-        probe_cb = [make_probe_callback(cfg, probe_sets, tok, log_path, quiet=quiet)]
+        probe_cb = [make_probe_callback(cfg, probe_sets, tok, run.log_path, quiet=run.quiet)]
     Trainer = make_trainer_class()
-    trainer = Trainer(model=model, args=args, train_dataset=EncodedDataset(items),
+    trainer = Trainer(model=model, args=_training_args(run, eval_items is not None),
+                      train_dataset=EncodedDataset(items),
                       eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
-                      data_collator=Collator(tok.pad_token_id, packing=cfg.packing, weighted=cfg.dense_weight is not None), processing_class=tok,
+                      data_collator=Collator(tok.pad_token_id, packing=cfg.packing,
+                                             weighted=cfg.dense_weight is not None),
+                      processing_class=tok,
                       callbacks=[make_guard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
-    log_cb.trainer = trainer
-    for cb in probe_cb:
+    for cb in [log_cb, *probe_cb]:
         cb.trainer = trainer
-    t_load = time.perf_counter() - t_start
-    t0 = time.perf_counter()
-    step0 = int(CKPT_RE.match(resume_from.name).group(1)) if resume_from else 0
-    if step0 >= cfg.steps:
+    return trainer
+
+
+def _train(run: "_Run", trainer) -> None:
+    """Train, from the last complete checkpoint when resuming; a diverged run is recorded and one line."""
+    from symtune.provenance import write_json_atomic
+    from symtune.train.guards import Diverged, diverged_message
+
+    if run.step0 >= run.cfg.steps:
         # Killed after the last checkpoint was complete: nothing is left to train. Trainer would run one
-        # more step when resuming mid-epoch at max_steps, so restore the weights and state instead.
+        # more step when resuming mid-epoch at max_steps, so restore the weights and state instead
+        # (Trainer has no public call for that; tests/test_hostile_train.py "at the last checkpoint"
+        # pins the behaviour).
         from transformers import TrainerState
 
-        trainer._load_from_checkpoint(str(resume_from))
-        trainer.state = TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
-    else:
-        try:
-            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        except Diverged as e:
-            if state.is_main_process:
-                meta.update(status="diverged", diverged=str(e))
-                write_json_atomic(meta_path, meta)
-            raise SymtuneError(diverged_message(out, e)) from None
-    t_train = time.perf_counter() - t0
+        trainer._load_from_checkpoint(str(run.resume_from))
+        trainer.state = TrainerState.load_from_json(str(run.resume_from / "trainer_state.json"))
+        return
+    try:
+        trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
+    except Diverged as e:
+        if run.state.is_main_process:
+            run.meta.update(status="diverged", diverged=str(e))
+            write_json_atomic(run.meta_path, run.meta)
+        raise SymtuneError(diverged_message(run.out, e)) from None
 
-    import contextlib
 
-    # the weight, config and tokenizer files save_pretrained writes become symtune's in the folder's list
-    with ownership.recording(out) if state.is_main_process else contextlib.nullcontext():
-        trainer.save_model(str(out))  # adapter (LoRA) or full weights + config, and the tokenizer
-        if state.is_main_process:
-            tok.save_pretrained(str(out))
-    if state.is_main_process:
-        from symtune.train.plot import plot_loss
-        from symtune.provenance import read_jsonl
+class _Run:
+    """One training folder's paths and record (symtune_train.json), written by the main process only."""
 
-        plot_loss(log_path, png_path, title)
-        logged = [r for r in read_jsonl(log_path) if r.get("loss") is not None]
-        steps_this_run = trainer.state.global_step - step0
-        tail = [r["loss"] for r in logged[-10:]]
-        meta.update(
-            status="complete",
-            steps_done=trainer.state.global_step,
-            first_loss=logged[0]["loss"] if logged else None,
-            final_loss=logged[-1]["loss"] if logged else None,
-            final_loss_mean10=round(sum(tail) / len(tail), 6) if tail else None,
-            train_loss_mean=round(sum(r["loss"] for r in logged) / len(logged), 6) if logged else None,
-            eval_loss=next((r["eval_loss"] for r in reversed(read_jsonl(log_path)) if "eval_loss" in r), None),
-            probe=[r for r in read_jsonl(log_path) if "probe_s" in r] or None,
-            timings={"load_s": round(t_load, 2), "train_s": round(t_train, 2),
-                     "s_per_step": round(t_train / max(steps_this_run, 1), 3),
-                     "total_s": round(time.perf_counter() - t_start, 2)},
-            tokens_seen=trainer.state.num_input_tokens_seen,
-            peak_rss_mb=round(peak_rss_mb(), 1),
-        )
-        write_json_atomic(meta_path, meta)
-        from symtune.card import write_model_card
+    def __init__(self, cfg: TrainConfig, out: Path, hw, state, quiet: bool):
+        self.cfg, self.out, self.hw, self.state, self.quiet = cfg, out, hw, state, quiet
+        self.ckpt_dir = out / "checkpoints"
+        self.log_path, self.png_path, self.meta_path = out / "log.jsonl", out / "loss.png", out / META
+        self.title = f"{Path(cfg.model).name} {cfg.method} ({cfg.loss} loss, lr {cfg.resolved_lr:g})"
+        self.resume_from: Path | None = None
+        self.meta: dict = {}
 
-        write_model_card(out)  # README.md in the Hub's model-card format
-    state.wait_for_everyone()
-    return meta
+    @property
+    def step0(self) -> int:
+        return int(CKPT_RE.match(self.resume_from.name).group(1)) if self.resume_from else 0
+
+    def say(self, line: str) -> None:
+        if not self.quiet and self.state.is_main_process:
+            print(line, file=sys.stderr)
+
+    def start_record(self, cfg_dict: dict, model_path: str, data_sha: str, stats, eval_items) -> None:
+        """symtune_train.json with status running; the log cut back to the checkpoint resumed from."""
+        from symtune import ownership
+        from symtune.card import CARD
+        from symtune.hardware import announce
+        from symtune.provenance import provenance, stable_hash, write_json_atomic
+
+        cfg = self.cfg
+        self.meta = {
+            "status": "running", "config": cfg_dict, "config_hash": stable_hash(semantic_config(cfg_dict)),
+            "lr": cfg.resolved_lr, "model_path": model_path,
+            "seeds": {"seed": cfg.seed, "data_seed": cfg.seed, "eval_holdout_seed": cfg.seed},
+            "data": {"path": str(Path(cfg.data).resolve()), "sha256": data_sha, **stats.as_dict()},
+            "eval_rows": len(eval_items) if eval_items is not None else 0,
+            "world_size": self.state.num_processes, "device": self.hw.device, "hardware": self.hw.as_dict(),
+            "provenance": provenance(),
+            "resumed_from": str(self.resume_from) if self.resume_from else None,
+        }
+        if self.state.is_main_process:
+            ownership.claim(self.out, META, self.log_path.name, self.png_path.name, self.ckpt_dir.name, CARD)
+            write_json_atomic(self.meta_path, self.meta)
+            if self.log_path.is_file():  # drop log rows after the checkpoint we resume from (or all of them)
+                from symtune.provenance import read_jsonl, write_jsonl_atomic
+
+                write_jsonl_atomic(self.log_path, [r for r in read_jsonl(self.log_path)
+                                                   if r.get("step", 0) <= self.step0])
+        if not self.quiet and self.state.is_main_process:
+            announce(self.hw, "train")
+        self.say(f"symtune train: {stats.kept} rows ({stats.dropped_overlong} dropped as longer than "
+                 f"{cfg.max_length} tokens), {stats.completion_tokens + stats.dense_tokens} supervised tokens, "
+                 f"mean {stats.as_dict()['mean_tokens']} tokens/row"
+                 + (f"; resuming from {self.resume_from}" if self.resume_from else ""))
+        if cfg.natural_loss == "kl":
+            self.say(f"symtune train: {stats.kl_rows} natural-label rows trained by KL to the base model"
+                     + ("" if stats.kl_rows else " (none: natural_loss kl has no effect; build data with "
+                        "symbol_fraction < 1)"))
+
+    def finish(self, trainer, tok, t_load: float, t_train: float, t_start: float) -> None:
+        """Weights and tokenizer, loss.png, the completed record and the model card."""
+        import contextlib
+
+        from symtune import ownership
+        from symtune.provenance import read_jsonl, write_json_atomic
+
+        main = self.state.is_main_process
+        # the weight, config and tokenizer files save_pretrained writes become symtune's in the folder's list
+        with ownership.recording(self.out) if main else contextlib.nullcontext():
+            trainer.save_model(str(self.out))  # adapter (LoRA) or full weights + config, and the tokenizer
+            if main:
+                tok.save_pretrained(str(self.out))
+        if main:
+            from symtune.card import write_model_card
+            from symtune.train.plot import plot_loss
+
+            plot_loss(self.log_path, self.png_path, self.title)
+            rows = read_jsonl(self.log_path)
+            logged = [r for r in rows if r.get("loss") is not None]
+            tail = [r["loss"] for r in logged[-10:]]
+            self.meta.update(
+                status="complete",
+                steps_done=trainer.state.global_step,
+                first_loss=logged[0]["loss"] if logged else None,
+                final_loss=logged[-1]["loss"] if logged else None,
+                final_loss_mean10=round(sum(tail) / len(tail), 6) if tail else None,
+                train_loss_mean=round(sum(r["loss"] for r in logged) / len(logged), 6) if logged else None,
+                eval_loss=next((r["eval_loss"] for r in reversed(rows) if "eval_loss" in r), None),
+                probe=[r for r in rows if "probe_s" in r] or None,
+                timings={"load_s": round(t_load, 2), "train_s": round(t_train, 2),
+                         "s_per_step": round(t_train / max(trainer.state.global_step - self.step0, 1), 3),
+                         "total_s": round(time.perf_counter() - t_start, 2)},
+                tokens_seen=trainer.state.num_input_tokens_seen,
+                peak_rss_mb=round(peak_rss_mb(), 1),
+            )
+            write_json_atomic(self.meta_path, self.meta)
+            write_model_card(self.out)  # README.md in the Hub's model-card format
+        self.state.wait_for_everyone()
 
 
 __all__ = ["run_training", "validate", "check_out_dir", "file_sha", "last_complete_checkpoint", "MARKER", "META",
