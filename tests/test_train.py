@@ -91,7 +91,7 @@ def test_sliced_loss_equals_full_logits_loss_padded_and_packed(tiny_model_dir, t
     import torch
     from transformers import AutoModelForCausalLM, TrainingArguments
 
-    from symtune.train.trainer import make_trainer_class
+    from symtune.train.loss import SymtuneTrainer
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     rows = _rows(3, seed=1)
@@ -99,7 +99,7 @@ def test_sliced_loss_equals_full_logits_loss_padded_and_packed(tiny_model_dir, t
              for e in (encode_row(tok, r, loss="dense") for r in rows)]
     batch = Collator(tok.pad_token_id)(feats)
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    trainer = make_trainer_class()(model=model, args=args)
+    trainer = SymtuneTrainer(model=model, args=args)
     model.eval()
     with torch.no_grad():
         ours = trainer.compute_loss(model, batch)

@@ -65,14 +65,14 @@ def test_weighted_loss_is_the_weighted_mean_padded_packed_and_counted(tiny_model
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, TrainingArguments
 
-    from symtune.train.trainer import make_trainer_class
+    from symtune.train.loss import SymtuneTrainer
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     rows = [_row([("a", 0), ("b", 1), ("c", 0), ("d", 1)], 1, SYMS[:2]), _row([("x", 0), ("y", 1)], 0, SYMS[:2])]
     encs = [encode_row(tok, r, loss="dense", dense_min_seen=1, dense_weight=0.3) for r in rows]
     feats = [{"input_ids": e.input_ids, "labels": e.labels, "weights": e.weights} for e in encs]
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    trainer = make_trainer_class()(model=model, args=args)
+    trainer = SymtuneTrainer(model=model, args=args)
     model.eval()
     padded, packed = Collator(tok.pad_token_id, weighted=True)(feats), Collator(tok.pad_token_id, True, True)(feats)
     with torch.no_grad():

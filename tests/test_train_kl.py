@@ -47,10 +47,10 @@ def _peft(tiny_model_dir, b_value=0.0):
 def _trainer(model, tmp_path):
     from transformers import TrainingArguments
 
-    from symtune.train.loss import make_trainer_class
+    from symtune.train.loss import SymtuneTrainer
 
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    return make_trainer_class()(model=model, args=args)
+    return SymtuneTrainer(model=model, args=args)
 
 
 def _batch(tok, rows, natural_loss="kl", loss="label", packing=False):

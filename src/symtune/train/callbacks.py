@@ -1,9 +1,12 @@
 """Trainer callbacks: DIR/log.jsonl (one row per optimizer step and per evaluation), loss.png on
-every save, and the completion marker of each checkpoint (see train/folder.py)."""
+every save, the completion marker of each checkpoint (see train/folder.py), the non-finite guard and
+the ICL probe."""
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 import time
 from pathlib import Path
 
@@ -97,3 +100,69 @@ def _num(x):
         return None if x is None else round(float(x), 6)
     except (TypeError, ValueError):
         return None
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Raise guards.Diverged on a non-finite loss or trainable weight (the run stops with one line)."""
+
+    def __init__(self):
+        self.model = None
+
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        self.model = model
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        # runs after the optimizer step and before Trainer saves that step's checkpoint
+        import torch
+
+        from symtune.train.guards import Diverged
+
+        m = model or self.model
+        if m is None:
+            return
+        for name, p in m.named_parameters():
+            if p.requires_grad and not torch.isfinite(p.detach()).all():
+                raise Diverged(state.global_step, f"non-finite (NaN or inf) trainable weight {name}")
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        from symtune.train.guards import Diverged
+
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise Diverged(state.global_step, f"non-finite loss ({float(loss)})")
+
+
+class ProbeCallback(TrainerCallback):
+    """Probe ICL (train/probe.py) at step 0 of a fresh run and every probe_every optimizer steps; rows go
+    to log.jsonl (and through Trainer.log to the user's tracker)."""
+
+    def __init__(self, cfg, sets: list, tok, log_path: Path, quiet: bool = False):
+        self.cfg, self.sets, self.tok, self.log_path, self.quiet = cfg, sets, tok, log_path, quiet
+        self.trainer = None
+
+    def _probe(self, state, model):
+        if not state.is_world_process_zero:
+            return
+        from symtune.train.probe import run_probe
+
+        cfg, sets = self.cfg, self.sets
+        inner = self.trainer.accelerator.unwrap_model(model) if self.trainer is not None else model
+        row = {"step": state.global_step, **run_probe(inner, self.tok, sets, cfg.batch_size)}
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.trainer is not None and cfg.report_to not in ("", "none"):
+            # through Trainer.log, so the user's tracker (train.report_to) draws them beside the loss
+            self.trainer.log({f"probe/{s.name}_acc": row[f"probe_{s.name}_acc"] for s in sets})
+        if not self.quiet:
+            parts = [f"{s.name} {row[f'probe_{s.name}_acc']:.3f} (chance {row[f'probe_{s.name}_chance']:.2f})"
+                     for s in sets]
+            print(f"\nprobe step {state.global_step}: " + ", ".join(parts) + f" [{row['probe_s']:.0f} s]",
+                  file=sys.stderr)
+
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        if state.global_step == 0:
+            self._probe(state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if state.global_step % self.cfg.probe_every == 0:
+            self._probe(state, model)

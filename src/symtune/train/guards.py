@@ -4,8 +4,8 @@
     symtune train ...                      # a NaN/inf loss or weight stops the run at that step
 
 `check_hyperparameters(cfg)` runs with the trainer's other option checks (so `symtune run` checks it
-before its first stage); `NonFiniteGuard` is a TrainerCallback that raises `Diverged` at the first
-optimizer step whose loss or trainable weights are not finite, before that step is checkpointed.
+before its first stage); `callbacks.NonFiniteGuard` is the TrainerCallback that raises `Diverged` at
+the first optimizer step whose loss or trainable weights are not finite, before that step is checkpointed.
 """
 
 from __future__ import annotations
@@ -51,36 +51,6 @@ class Diverged(Exception):
     def __init__(self, step: int, what: str):
         super().__init__(f"step {step}: {what}")
         self.step, self.what = step, what
-
-
-def make_guard():
-    """A TrainerCallback that raises Diverged on a non-finite loss or trainable weight."""
-    from transformers import TrainerCallback
-
-    class NonFiniteGuard(TrainerCallback):
-        def __init__(self):
-            self.model = None
-
-        def on_train_begin(self, args, state, control, model=None, **kw):
-            self.model = model
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            # runs after the optimizer step and before Trainer saves that step's checkpoint
-            import torch
-
-            m = model or self.model
-            if m is None:
-                return
-            for name, p in m.named_parameters():
-                if p.requires_grad and not torch.isfinite(p.detach()).all():
-                    raise Diverged(state.global_step, f"non-finite (NaN or inf) trainable weight {name}")
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                raise Diverged(state.global_step, f"non-finite loss ({float(loss)})")
-
-    return NonFiniteGuard()
 
 
 def diverged_message(out, e: Diverged) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,39 +137,3 @@ def run_probe(model, tok, sets: list[ProbeSet], batch_size: int) -> dict:
         model.train(was_training)
     out["probe_s"] = round(time.perf_counter() - t0, 2)
     return out
-
-
-def make_probe_callback(cfg, sets: list[ProbeSet], tok, log_path: Path, quiet: bool = False):
-    from transformers import TrainerCallback
-
-    class ProbeCallback(TrainerCallback):
-        """Probe at step 0 (fresh runs) and every probe_every optimizer steps; rows go to log.jsonl."""
-
-        def __init__(self):
-            self.trainer = None
-
-        def _probe(self, state, model):
-            if not state.is_world_process_zero:
-                return
-            inner = self.trainer.accelerator.unwrap_model(model) if self.trainer is not None else model
-            row = {"step": state.global_step, **run_probe(inner, tok, sets, cfg.batch_size)}
-            with open(log_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
-            if self.trainer is not None and cfg.report_to not in ("", "none"):
-                # through Trainer.log, so the user's tracker (train.report_to) draws them beside the loss
-                self.trainer.log({f"probe/{s.name}_acc": row[f"probe_{s.name}_acc"] for s in sets})
-            if not quiet:
-                parts = [f"{s.name} {row[f'probe_{s.name}_acc']:.3f} (chance {row[f'probe_{s.name}_chance']:.2f})"
-                         for s in sets]
-                print(f"\nprobe step {state.global_step}: " + ", ".join(parts) + f" [{row['probe_s']:.0f} s]",
-                      file=sys.stderr)
-
-        def on_train_begin(self, args, state, control, model=None, **kw):
-            if state.global_step == 0:
-                self._probe(state, model)
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            if state.global_step % cfg.probe_every == 0:
-                self._probe(state, model)
-
-    return ProbeCallback()

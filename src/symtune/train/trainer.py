@@ -6,11 +6,12 @@ This module wires the pieces together; each lives in its own file:
 
 - loss.py: `SymtuneTrainer.compute_loss`, the vocabulary projection only at supervised positions, the
   loss divided by supervised tokens over accumulated micro-batches and processes.
-- callbacks.py: DIR/log.jsonl (one row per optimizer step and evaluation), loss.png, checkpoint markers.
+- callbacks.py: DIR/log.jsonl (one row per optimizer step and evaluation), loss.png, checkpoint markers,
+  the non-finite guard and the ICL probe (probe.py builds and scores its prompts).
 - folder.py: the output folder, complete checkpoints, and whether a rerun may continue a run (a rerun
   of the same command resumes from the last complete checkpoint; a kill after the last checkpoint
   trains no extra step).
-- guards.py: hyperparameter ranges, and a callback that stops a run whose loss or weights go NaN.
+- guards.py: hyperparameter ranges, and what a run that goes NaN raises and prints.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from symtune.errors import SymtuneError
 from symtune.train.config import TrainConfig
 from symtune.train.folder import (CKPT_RE, MARKER, META, check_out_dir, file_sha, last_complete_checkpoint,
                                   semantic_config)
-from symtune.train.loss import make_trainer_class
 from symtune.train.tracking import report_to as trackers
 
 
@@ -279,25 +279,20 @@ def _training_args(run: "_Run", with_eval: bool):
 
 def _setup_trainer(run: "_Run", model, tok, items, eval_items, probe_sets, extra_callbacks):
     """symtune's Trainer (loss.py) with the step log, checkpoint marker, NaN guard and probe callbacks."""
-    from symtune.train.callbacks import make_callbacks  # imports transformers
+    from symtune.train.callbacks import NonFiniteGuard, ProbeCallback, make_callbacks  # import transformers
     from symtune.train.data import Collator, EncodedDataset
-    from symtune.train.guards import make_guard
+    from symtune.train.loss import SymtuneTrainer
 
     cfg = run.cfg
     log_cb, marker_cb = make_callbacks(run.log_path, run.png_path, run.title)
-    probe_cb = []
-    if probe_sets is not None:
-        from symtune.train.probe import make_probe_callback
-
-        probe_cb = [make_probe_callback(cfg, probe_sets, tok, run.log_path, quiet=run.quiet)]
-    Trainer = make_trainer_class()
-    trainer = Trainer(model=model, args=_training_args(run, eval_items is not None),
+    probe_cb = [ProbeCallback(cfg, probe_sets, tok, run.log_path, quiet=run.quiet)] if probe_sets is not None else []
+    trainer = SymtuneTrainer(model=model, args=_training_args(run, eval_items is not None),
                       train_dataset=EncodedDataset(items),
                       eval_dataset=EncodedDataset(eval_items) if eval_items is not None else None,
                       data_collator=Collator(tok.pad_token_id, packing=cfg.packing,
                                              weighted=cfg.dense_weight is not None),
                       processing_class=tok,
-                      callbacks=[make_guard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
+                      callbacks=[NonFiniteGuard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
     for cb in [log_cb, *probe_cb]:
         cb.trainer = trainer
     return trainer
@@ -424,5 +419,4 @@ class _Run:
         self.state.wait_for_everyone()
 
 
-__all__ = ["run_training", "validate", "check_out_dir", "file_sha", "last_complete_checkpoint", "MARKER", "META",
-           "make_trainer_class"]
+__all__ = ["run_training", "validate", "check_out_dir", "file_sha", "last_complete_checkpoint", "MARKER", "META"]
