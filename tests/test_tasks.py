@@ -307,3 +307,21 @@ def test_cli_tasks(capsys):
     assert "33 tasks (22 tune, 11 eval)" in out
     assert main(["tasks", "--config", "nope.yaml"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_one_task_selection_rule_for_tuning_and_evaluation():
+    """tasks/select.py decides for both stages: groups expand, a name twice is one line, roles filter."""
+    from symtune.data.config import DataConfig
+    from symtune.data.run import resolve_tasks as tune_tasks
+    from symtune.errors import SymtuneError
+    from symtune.eval.build import resolve_tasks as eval_tasks
+    from symtune.eval.config import EvalConfig
+    from symtune.tasks.registry import default_eval_tasks, default_tune_tasks
+
+    assert [t.name for t in eval_tasks(EvalConfig())] == [t.name for t in default_eval_tasks()]
+    assert [t.name for t in tune_tasks(DataConfig())] == [t.name for t in default_tune_tasks()]
+    assert [t.name for t in eval_tasks(EvalConfig(tasks=["default-eval"]))] == [t.name for t in default_eval_tasks()]
+    for resolve, cfg in ((eval_tasks, EvalConfig(tasks=["irony", "irony"])),
+                         (tune_tasks, DataConfig(tasks=["multiemo_pn", "multiemo_pn"]))):
+        with pytest.raises(SymtuneError, match="two tasks are named"):
+            resolve(cfg)

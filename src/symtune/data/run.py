@@ -13,34 +13,12 @@ from symtune.provenance import provenance, write_json_atomic
 
 
 def resolve_tasks(cfg: DataConfig) -> list:
-    from symtune.tasks import registry
+    """The tuning tasks (tasks/select.py's rule), capped at max_tasks, none of them held out."""
+    from symtune.tasks.select import select_tasks
 
-    tasks = []
-    if cfg.task_config:
-        pool = [t for t in registry.load_task_config(cfg.task_config) if t.role == "tune"]
-        if cfg.tasks:
-            by_name = {t.name: t for t in pool}
-            missing = [n for n in cfg.tasks if n not in by_name]
-            if missing:
-                raise SymtuneError(f"unknown task(s) {', '.join(missing)} in task config {cfg.task_config}")
-            pool = [by_name[n] for n in cfg.tasks]
-        tasks.extend(pool)
-    elif cfg.tasks:
-        for name in cfg.tasks:
-            tasks.append(registry.get_task(name))
-    elif not cfg.task_files:
-        tasks.extend(registry.default_tune_tasks())
-    for path in cfg.task_files:
-        tasks.append(registry.task_from_file(path, text_col=cfg.text_col, label_col=cfg.label_col,
-                                             text_pair_col=cfg.text_pair_col, role="tune", seed=cfg.seed))
-    by_name: dict = {}
-    for t in tasks:  # rows carry only the task name: two tasks of one name would merge into one
-        if t.name in by_name and by_name[t.name] is not t:
-            a, b = by_name[t.name].source or t.name, t.source or t.name
-            fix = ("a task file's name before its first dot is its task name, so rename one of the files"
-                   if t.source in {str(Path(f)) for f in cfg.task_files} else "list each task once")
-            raise SymtuneError(f"two tasks are named '{t.name}' ({a} and {b}); {fix}")
-        by_name[t.name] = t
+    files = [(path, dict(text_col=cfg.text_col, label_col=cfg.label_col, text_pair_col=cfg.text_pair_col,
+                         role="tune", seed=cfg.seed)) for path in cfg.task_files]
+    tasks = select_tasks("tune", names=cfg.tasks, task_config=cfg.task_config, files=files)
     if cfg.max_tasks is not None:
         if cfg.max_tasks < 1:
             raise SymtuneError("--max-tasks must be at least 1")

@@ -18,36 +18,16 @@ from symtune.eval.suites import (K_CURVE_SETTINGS, flip_curve_items, flip_protoc
 
 
 def resolve_tasks(cfg: EvalConfig) -> list:
-    """Tasks of the icl/flipped suites: --task-file, --tasks, or the default held-out tasks."""
-    from symtune.tasks.registry import default_eval_tasks, get_tasks, task_from_file
+    """Tasks of the icl/flipped suites (tasks/select.py's rule): --task-file, --tasks, or the defaults."""
+    from symtune.tasks.select import select_tasks
 
     if cfg.task_file:
         if cfg.tasks:
             raise SymtuneError("pass either --tasks or --task-file, not both")
-        return [task_from_file(cfg.task_file, text_col=cfg.text_col, label_col=cfg.label_col,
-                               text_pair_col=cfg.text_pair_col, split_col=cfg.split_col, seed=cfg.seed,
-                               instruction=cfg.task_instruction)]
-    if cfg.task_config:
-        from symtune.tasks.registry import load_task_config
-
-        pool = [t for t in load_task_config(cfg.task_config) if t.role == "eval"]
-        if not cfg.tasks:
-            return pool
-        by_name = {t.name: t for t in pool}
-        missing = [n for n in cfg.tasks if n not in by_name]
-        if missing:
-            raise SymtuneError(f"unknown task(s) {', '.join(missing)} in task config {cfg.task_config}; "
-                               f"choose from {', '.join(by_name)}")
-        return [by_name[n] for n in cfg.tasks]
-    if cfg.tasks:
-        tasks = get_tasks(cfg.tasks)
-        seen, out = set(), []
-        for t in tasks:
-            if t.name not in seen:
-                seen.add(t.name)
-                out.append(t)
-        return out
-    return default_eval_tasks()
+        return select_tasks("eval", files=[(cfg.task_file, dict(
+            text_col=cfg.text_col, label_col=cfg.label_col, text_pair_col=cfg.text_pair_col,
+            split_col=cfg.split_col, seed=cfg.seed, instruction=cfg.task_instruction))])
+    return select_tasks("eval", names=cfg.tasks, task_config=cfg.task_config)
 
 
 def unqueried_classes(task, cfg: EvalConfig) -> dict | None:
