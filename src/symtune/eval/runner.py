@@ -250,11 +250,11 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, on_chunk: Callable[[int], Non
 
 
 def _run_eval(cfg: EvalConfig, out: Path, on_chunk, log) -> dict | None:
+    """The evaluation, as named steps: items -> model -> what is already scored -> score the rest ->
+    samples files and results.json (rank 0)."""
     from symtune.eval.scoring import Scorer, set_threads
-    from symtune.models import load_model
-    from symtune.provenance import provenance, read_jsonl, write_json_atomic, write_jsonl_atomic
-
     from symtune.hardware import announce, resolve_config
+    from symtune.models import load_model
 
     t0 = time.perf_counter()
     if cfg.threads is not None and cfg.threads < 0:  # before torch sees it
@@ -277,77 +277,23 @@ def _run_eval(cfg: EvalConfig, out: Path, on_chunk, log) -> dict | None:
     if dist.main:
         _prepare_out(out, cfg, chash, sorted({samples_name(it.suite, it.task) for it in items}))
     dist.barrier()
-
-    from symtune.provenance import text_hash
-
-    by_key = {k: it for k, it in zip(keys, items)}
-    done: dict = {}
-    for f in sorted(out.glob(GLOB)):
-        for r in read_jsonl(f):
-            k = (r["suite"], r["task"], r["setting"], r["doc_id"])
-            it = by_key.get(k)
-            if it is None:
-                continue
-            if r["prompt_hash"] != text_hash(it.prompt):
-                raise SymtuneError(f"{f.name}: the stored prompt of {r['setting']}/{r['doc_id']} differs from the "
-                                   "rebuilt one (task data or symtune changed); pass --force to start over")
-            done[k] = r
-    # Order: round r holds the r-th query of every (suite, setting, task), so a partial run has
-    # balanced partial results; within a chunk the scorer sorts by length (longest first).
-    seen: dict = defaultdict(int)
-    rounds = {}
-    for k, it in zip(keys, items):
-        rounds[k] = seen[(it.suite, it.setting, it.task, it.key)]
-        seen[(it.suite, it.setting, it.task, it.key)] += 1
-    pending = [it for k, it in zip(keys, items) if k not in done]
-    pending.sort(key=lambda it: rounds[(it.suite, it.task, it.setting, it.doc_id)])
+    done = _already_scored(out, dict(zip(keys, items)))
+    pending = _pending(keys, items, done)
     if dist.main and done:
         log(f"resuming: {len(done)} of {len(items)} prompts already scored in {out}")
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(pending), unit="prompt", desc="eval", dynamic_ncols=True,
-               disable=not (dist.main and cfg.progress), smoothing=0.1)
-    step = cfg.chunk_size * dist.world
-    n_chunks = 0
     t_score = time.perf_counter()
-    for start in range(0, len(pending), step):
-        chunk = pending[start:start + step]
-        # deal the chunk out longest first: every rank gets a similar token count (less waiting at
-        # the gather) and similar lengths land in the same batch (less padding)
-        chunk = sorted(chunk, key=lambda it: -it.n_tokens)
-        mine = chunk[dist.rank::dist.world]
-        rows = score_items(scorer, mine, cfg.scoring, progress=lambda n: bar.update(n * dist.world))
-        gathered = dist.gather(rows)
-        _refuse_non_finite(cfg, [r for part in gathered for r in part])  # every rank sees the same rows
-        if dist.main:
-            _append_rows(out, [r for part in gathered for r in part])
-        n_chunks += 1
-        if on_chunk:
-            on_chunk(n_chunks)
-    bar.close()
+    _score(cfg, out, scorer, pending, dist, on_chunk)
     score_s = time.perf_counter() - t_score
     dist.barrier()
     if not dist.main:
         return None
-
-    # ---- final files (rank 0): canonical order, atomic
-    stored: dict = {}
-    for f in sorted(out.glob(GLOB)):
-        for r in read_jsonl(f):
-            stored[(r["suite"], r["task"], r["setting"], r["doc_id"])] = r
-    missing = [k for k in keys if k not in stored]
-    if missing:  # pragma: no cover - would be a runner bug
-        raise AssertionError(f"{len(missing)} prompts have no stored sample, e.g. {missing[0]}")
-    rows_by_file: dict = defaultdict(list)
-    for k in keys:
-        rows_by_file[(k[0], k[1])].append(stored[k])
-    for (suite, task), rows in rows_by_file.items():
-        write_jsonl_atomic(out / samples_name(suite, task), rows)
+    rows_by_file = _write_samples(out, keys)
     primary = "acc_gen" if cfg.scoring == "generate" else "acc"
     results, summary, categories = aggregate(rows_by_file, primary)
     from symtune.eval.curves import curves
     from symtune.eval.diagnostics import diagnostics
+    from symtune.provenance import provenance, write_json_atomic
+
     doc = {
         "config": dataclasses.asdict(cfg),
         "config_hash": chash,
@@ -383,6 +329,80 @@ def _run_eval(cfg: EvalConfig, out: Path, on_chunk, log) -> dict | None:
     }
     write_json_atomic(out / RESULTS_FILE, doc)
     return doc
+
+
+def _already_scored(out: Path, by_key: dict) -> dict:
+    """key -> stored sample row of the prompts a killed run scored (each checked against its rebuilt prompt)."""
+    from symtune.provenance import read_jsonl, text_hash
+
+    done: dict = {}
+    for f in sorted(out.glob(GLOB)):
+        for r in read_jsonl(f):
+            k = (r["suite"], r["task"], r["setting"], r["doc_id"])
+            it = by_key.get(k)
+            if it is None:
+                continue
+            if r["prompt_hash"] != text_hash(it.prompt):
+                raise SymtuneError(f"{f.name}: the stored prompt of {r['setting']}/{r['doc_id']} differs from the "
+                                   "rebuilt one (task data or symtune changed); pass --force to start over")
+            done[k] = r
+    return done
+
+
+def _pending(keys: list, items: list[Item], done: dict) -> list[Item]:
+    """The prompts left to score, in rounds: round r holds the r-th query of every (suite, setting, task),
+    so a partial run has balanced partial results (within a chunk the scorer sorts by length)."""
+    seen: dict = defaultdict(int)
+    rounds = {}
+    for k, it in zip(keys, items):
+        rounds[k] = seen[(it.suite, it.setting, it.task, it.key)]
+        seen[(it.suite, it.setting, it.task, it.key)] += 1
+    pending = [it for k, it in zip(keys, items) if k not in done]
+    pending.sort(key=lambda it: rounds[(it.suite, it.task, it.setting, it.doc_id)])
+    return pending
+
+
+def _score(cfg: EvalConfig, out: Path, scorer, pending: list[Item], dist: Dist, on_chunk) -> None:
+    """Score chunk by chunk across the processes; rank 0 appends each chunk's rows (resumable)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pending), unit="prompt", desc="eval", dynamic_ncols=True,
+               disable=not (dist.main and cfg.progress), smoothing=0.1)
+    step = cfg.chunk_size * dist.world
+    n_chunks = 0
+    for start in range(0, len(pending), step):
+        # deal the chunk out longest first: every rank gets a similar token count (less waiting at
+        # the gather) and similar lengths land in the same batch (less padding)
+        chunk = sorted(pending[start:start + step], key=lambda it: -it.n_tokens)
+        rows = score_items(scorer, chunk[dist.rank::dist.world], cfg.scoring,
+                           progress=lambda n: bar.update(n * dist.world))
+        gathered = [r for part in dist.gather(rows) for r in part]
+        _refuse_non_finite(cfg, gathered)  # every rank sees the same rows
+        if dist.main:
+            _append_rows(out, gathered)
+        n_chunks += 1
+        if on_chunk:
+            on_chunk(n_chunks)
+    bar.close()
+
+
+def _write_samples(out: Path, keys: list) -> dict:
+    """Rewrite each samples file in canonical (build) order, atomically; returns its rows per file."""
+    from symtune.provenance import read_jsonl, write_jsonl_atomic
+
+    stored: dict = {}
+    for f in sorted(out.glob(GLOB)):
+        for r in read_jsonl(f):
+            stored[(r["suite"], r["task"], r["setting"], r["doc_id"])] = r
+    missing = [k for k in keys if k not in stored]
+    if missing:  # pragma: no cover - would be a runner bug
+        raise AssertionError(f"{len(missing)} prompts have no stored sample, e.g. {missing[0]}")
+    rows_by_file: dict = defaultdict(list)
+    for k in keys:
+        rows_by_file[(k[0], k[1])].append(stored[k])
+    for (suite, task), rows in rows_by_file.items():
+        write_jsonl_atomic(out / samples_name(suite, task), rows)
+    return rows_by_file
 
 
 def format_summary(doc: dict) -> str:
