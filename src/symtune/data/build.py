@@ -143,36 +143,78 @@ class RowBuilder:
             f"(row {i} needs at least {err.needed} tokens in {attempts} draws); raise --max-length")
 
     def _draw(self, i: int, rng: random.Random, row_seed: str) -> dict:
+        """One row, as named steps; every step draws from `rng` in a fixed order (the pinned bytes)."""
         cfg = self.cfg
         ti = rng.choices(range(len(self.data)), cum_weights=self.cum_weights)[0]
         d = self.data[ti]
         task = d.task
-        n_cls = task.num_classes
-        if cfg.label_mode == "natural":
-            mode = "natural"
-            # the natural-labels control keeps the recipe's natural share (same draw), so a trainer that
-            # anchors that share (natural_loss kl) still trains the control's other rows on their labels
-            in_share = cfg.symbol_fraction < 1.0 and rng.random() >= cfg.symbol_fraction
-        else:
-            mode = cfg.label_mode if rng.random() < cfg.symbol_fraction else "natural"
-            in_share = mode == "natural"
+        mode, in_share = self._draw_mode(rng)
         fmt = self.templates[rng.randrange(len(self.templates))]
-        classes = list(range(n_cls))  # original class ids; row class c is classes[c]
-        if task.classes_per_prompt:  # the task's own range, in every mode (its instruction names no class)
-            lo, hi = task.classes_per_prompt
-            classes = sorted(rng.sample(classes, rng.randint(min(lo, n_cls), min(hi, n_cls))))
-            n_cls = len(classes)
-        elif cfg.class_subsets and mode != "natural" and n_cls > 2:
-            # only when on: the RNG stream (and so every row) is unchanged when off
-            classes = sorted(rng.sample(classes, rng.randint(2, n_cls)))
-            n_cls = len(classes)
+        classes = self._draw_classes(task, mode, rng)
+        n_cls = len(classes)
         if n_cls >= cfg.max_length:  # each exemplar takes a token at least: never fits, so draw nothing
             raise _TooLong(task.name, n_cls)
-        if mode == "natural":
-            symbols = [task.labels[c] for c in classes]
-        else:
-            symbols = self.pool.sample(n_cls, rng, self.tok, cfg.max_symbol_tokens)
-        q_cls = rng.randrange(n_cls)
+        symbols = [task.labels[c] for c in classes] if mode == "natural" else \
+            self.pool.sample(n_cls, rng, self.tok, cfg.max_symbol_tokens)
+        q_cls, query_j, exemplars = self._draw_examples(d, classes, rng)
+        shown = [symbols[rng.randrange(n_cls)] if mode == "random" else symbols[c] for j, c in exemplars]
+        fit = self._fit(ti, fmt, mode, exemplars, shown, symbols, q_cls, query_j)
+        n_prompt = self._check_prefix(i, task, fmt, fit)
+        exemplars = fit["exemplars"]
+        per_class = collections.Counter(c for j, c in exemplars)
+        shift, full_ids = fit["shift"], fit["full_ids"]
+        return {
+            "prompt": fit["prompt"],
+            "completion": fit["completion"],
+            "meta": {
+                "task": task.name,
+                "template": fmt.id,
+                "label_mode": mode,
+                "instruction": mode == "natural",
+                "symbols": symbols,
+                "labels": [task.labels[c] for c in classes],
+                "n_exemplars": len(exemplars),
+                "exemplars_per_class": [per_class.get(c, 0) for c in range(n_cls)],
+                "exemplar_labels": [{"start": shift + s, "end": shift + e, "class": c}
+                                    for (s, e), (j, c) in zip(fit["rendered"].label_spans, exemplars)],
+                "query_class": q_cls,
+                "n_tokens": len(full_ids),
+                "completion_tokens": len(full_ids) - n_prompt,
+                "shortened": fit["dropped"] > 0,
+                "dropped_exemplars": fit["dropped"],
+                "seed": row_seed,
+                **({"classes": classes} if cfg.class_subsets or task.classes_per_prompt else {}),
+                **({"chat_template": True} if self.chat else {}),
+                **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
+            },
+        }
+
+    def _draw_mode(self, rng: random.Random) -> tuple[str, bool]:
+        """The row's label mode, and whether it is in the natural share."""
+        cfg = self.cfg
+        if cfg.label_mode == "natural":
+            # the natural-labels control keeps the recipe's natural share (same draw), so a trainer that
+            # anchors that share (natural_loss kl) still trains the control's other rows on their labels
+            return "natural", cfg.symbol_fraction < 1.0 and rng.random() >= cfg.symbol_fraction
+        mode = cfg.label_mode if rng.random() < cfg.symbol_fraction else "natural"
+        return mode, mode == "natural"
+
+    def _draw_classes(self, task, mode: str, rng: random.Random) -> list[int]:
+        """The task's classes this row shows (original ids; row class c is classes[c])."""
+        n_cls = task.num_classes
+        classes = list(range(n_cls))
+        if task.classes_per_prompt:  # the task's own range, in every mode (its instruction names no class)
+            lo, hi = task.classes_per_prompt
+            return sorted(rng.sample(classes, rng.randint(min(lo, n_cls), min(hi, n_cls))))
+        if self.cfg.class_subsets and mode != "natural" and n_cls > 2:
+            # only when on: the RNG stream (and so every row) is unchanged when off
+            return sorted(rng.sample(classes, rng.randint(2, n_cls)))
+        return classes
+
+    def _draw_examples(self, d, classes: list[int], rng: random.Random) -> tuple[int, int, list]:
+        """The query's row class and example index, and the shuffled exemplars as (index, row class)."""
+        cfg = self.cfg
+        q_cls = rng.randrange(len(classes))
         chosen: list[list[int]] = []
         query_j = None
         for c, group in enumerate(d.groups[k] for k in classes):
@@ -184,9 +226,15 @@ class RowBuilder:
             chosen.append(picks)
         exemplars = [(j, c) for c, picks in enumerate(chosen) for j in picks]
         rng.shuffle(exemplars)
-        shown = [symbols[rng.randrange(n_cls)] if mode == "random" else symbols[c] for j, c in exemplars]
+        return q_cls, query_j, exemplars
 
-        # Fit the length budget: estimate from cached per-example token counts, then check exactly.
+    def _fit(self, ti: int, fmt, mode: str, exemplars: list, shown: list, symbols: list, q_cls: int,
+             query_j: int) -> dict:
+        """Render within max_length: estimate from cached per-example token counts, drop exemplars by the
+        one drop rule (prompts.drop_order) while over, then check the exact encoding."""
+        cfg = self.cfg
+        d = self.data[ti]
+        task = d.task
         pin, plab, psep, ppair = self._piece[fmt.id]
         label_tok = {s: len(self.pool.token_ids(s, self.tok)) for s in set(symbols)}
         instr_tok = self._ntok(task.instruction) + 2 if mode == "natural" else 0
@@ -225,47 +273,27 @@ class RowBuilder:
                 break
             if not drop():
                 raise _TooLong(task.name, len(full_ids))
-        if gone:
-            exemplars = [e for k, e in enumerate(exemplars) if k not in gone]
-            shown = [x for k, x in enumerate(shown) if k not in gone]
-        # Prefix check where the completion meets the prompt: the query block alone, with and
-        # without the completion. Text before the query block ends in example_sep, so its tokens
-        # cannot merge with the completion (tested against a whole-prompt encode in the tests).
-        query_start = shift + (rendered.prompt.rfind(fmt.example_sep) + len(fmt.example_sep) if exemplars else 0)
-        tail = prompt[query_start:]
+        kept = [e for k, e in enumerate(exemplars) if k not in gone]
+        return {"prompt": prompt, "completion": comp, "shift": shift, "rendered": rendered, "full_ids": full_ids,
+                "exemplars": kept, "dropped": dropped}
+
+    def _check_prefix(self, i: int, task, fmt, fit: dict) -> int:
+        """The prompt's token count, after checking its tokens are a prefix of prompt+completion's where
+        the completion meets the prompt: the query block alone, with and without the completion. Text
+        before the query block ends in example_sep, so its tokens cannot merge with the completion
+        (tested against a whole-prompt encode in the tests)."""
+        rendered, full_ids = fit["rendered"], fit["full_ids"]
+        query_start = fit["shift"] + (rendered.prompt.rfind(fmt.example_sep) + len(fmt.example_sep)
+                                      if fit["exemplars"] else 0)
+        tail = fit["prompt"][query_start:]
         tail_ids = self.encode_tail(tail)
-        tail_full = self.encode_tail(tail + comp)
+        tail_full = self.encode_tail(tail + fit["completion"])
         n_prompt = len(full_ids) - (len(tail_full) - len(tail_ids))
         if tail_full[: len(tail_ids)] != tail_ids or full_ids[n_prompt:] != tail_full[len(tail_ids):]:
             raise SymtuneError(
                 f"row {i} (task {task.name}, template {fmt.id}): the prompt's tokens are not a prefix of "
                 f"prompt+completion's tokens for this tokenizer; choose other templates (--templates)")
-        per_class = collections.Counter(c for j, c in exemplars)
-        return {
-            "prompt": prompt,
-            "completion": comp,
-            "meta": {
-                "task": task.name,
-                "template": fmt.id,
-                "label_mode": mode,
-                "instruction": mode == "natural",
-                "symbols": symbols,
-                "labels": [task.labels[c] for c in classes],
-                "n_exemplars": len(exemplars),
-                "exemplars_per_class": [per_class.get(c, 0) for c in range(n_cls)],
-                "exemplar_labels": [{"start": shift + s, "end": shift + e, "class": c}
-                                    for (s, e), (j, c) in zip(rendered.label_spans, exemplars)],
-                "query_class": q_cls,
-                "n_tokens": len(full_ids),
-                "completion_tokens": len(full_ids) - n_prompt,
-                "shortened": dropped > 0,
-                "dropped_exemplars": dropped,
-                "seed": row_seed,
-                **({"classes": classes} if cfg.class_subsets or task.classes_per_prompt else {}),
-                **({"chat_template": True} if self.chat else {}),
-                **({"natural_share": in_share} if cfg.symbol_fraction < 1.0 else {}),
-            },
-        }
+        return n_prompt
 
 
 # -- parallel building (fork: workers inherit the builder) -------------------------------------
