@@ -12,6 +12,7 @@ from symtune.report.load import Run
 
 
 def provenance_section(runs: list[Run]) -> list:
+    """Folders, models, device and dtype, seeds, git revision, versions; then timings and configuration."""
     out: list = []
     multi = len(runs) > 1
     head = ["Item"] + ([r.label for r in runs] if multi else ["Value"])
@@ -74,7 +75,13 @@ def provenance_section(runs: list[Run]) -> list:
     for k in pkgs:
         rows.append([k] + [str((p.get("versions") or {}).get(k) or DASH) for p in provs])
     out.append(Table(head, rows, "ll" + "l" * (len(head) - 2)))
+    return out + _timings_blocks(runs, metas) + _config_blocks(runs, metas)
 
+
+def _timings_blocks(runs: list[Run], metas: list[dict]) -> list:
+    """Time per stage from run.json (a skipped stage shows its last run's time)."""
+    out: list = []
+    multi = len(runs) > 1
     timings = [m.get("timings") if isinstance(m.get("timings"), dict) else {} for m in metas]
     stages: list[str] = []
     for t in timings:
@@ -87,8 +94,13 @@ def provenance_section(runs: list[Run]) -> list:
         out.append(Table(["Stage"] + ([r.label for r in runs] if multi else ["Time"]), trows))
     else:
         out.append(Para("No per-stage timings (run.json missing or without `timings`)."))
+    return out
 
-    # resolved configuration: differences first, then everything (collapsed in HTML)
+
+def _config_blocks(runs: list[Run], metas: list[dict]) -> list:
+    """The resolved configuration: keys that differ between runs first, then every key (collapsed in HTML)."""
+    out: list = []
+    multi = len(runs) > 1
     sources = []
     for r, m in zip(runs, metas):
         cfg = {}
