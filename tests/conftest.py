@@ -26,6 +26,15 @@ def tiny_model_dir(tmp_path_factory, bundled_model_dir):
 
 
 @pytest.fixture(scope="session")
+def adapter(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter of the tiny model, trained one step (tests that alter one work on a copy:
+    helpers.adapter_copy)."""
+    from helpers import tiny_adapter
+
+    return tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
+
+
+@pytest.fixture(scope="session")
 def report_runs(tmp_path_factory, tiny_model_dir):
     """Run folders for report tests, written by the real pipeline on the tiny model: a symbol-tuned run,
     a random-labels control without samples files or data folder (the report's fallbacks), and a partial

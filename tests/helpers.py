@@ -218,6 +218,24 @@ def randomize_lora_b(pm, scale: float, seed: int) -> None:
                 p.copy_(torch.randn_like(p) * scale)
 
 
+def adapter_copy(adapter, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of an adapter folder to alter: (folder, its weights file, its config file)."""
+    import shutil
+
+    a = tmp_path / "adapter"
+    shutil.copytree(adapter, a)
+    return a, a / "adapter_model.safetensors", a / "adapter_config.json"
+
+
+def adapter_argv(verb: str, adapter, model_dir, tmp_path: Path) -> tuple[list[str], Path]:
+    """The command line applying `adapter`: a 2-query `eval` on a two-class file, or `merge`; and its --out."""
+    out = tmp_path / "o"
+    if verb == "eval":
+        return (["eval", "--model", str(model_dir), "--adapter", str(adapter), "--task-file",
+                 two_class_csv(tmp_path / "t.csv"), "--k", "1", "--limit", "2", "--no-progress", "--out", str(out)], out)
+    return ["merge", str(adapter), "--model", str(model_dir), "--out", str(out)], out
+
+
 def tiny_adapter(model_dir, folder: Path) -> Path:
     """A LoRA adapter trained one step on train_rows(4) (for tests that damage or alter one)."""
     from symtune.train.trainer import run_training

@@ -243,17 +243,10 @@ def test_eval_negative_threads(threads, tiny_model_dir, tmp_path, capsys):
 
 # ---------------------------------------------------------------- item 6 and 3: damaged or diverged adapters
 
-@pytest.fixture(scope="module")
-def adapter(tiny_model_dir, tmp_path_factory):
-    from helpers import tiny_adapter
-
-    return tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
-
-
 def _damaged(adapter, tmp_path, how):
-    a = tmp_path / "adapter"
-    shutil.copytree(adapter, a)
-    w, c = a / "adapter_model.safetensors", a / "adapter_config.json"
+    from helpers import adapter_copy
+
+    a, w, c = adapter_copy(adapter, tmp_path)
     if how == "truncated weights":
         w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
         return a, "adapter_model.safetensors is damaged"
@@ -287,12 +280,10 @@ DAMAGE = ["truncated weights", "garbage weights", "truncated config", "config no
 @pytest.mark.parametrize("how", DAMAGE)
 @pytest.mark.parametrize("verb", ["eval", "merge"])
 def test_damaged_adapter_is_one_line_naming_the_file(verb, how, adapter, tiny_model_dir, tmp_path, capsys):
+    from helpers import adapter_argv
+
     a, needle = _damaged(adapter, tmp_path, how)
-    f = two_class_csv(tmp_path / "t.csv")
-    out = tmp_path / "o"
-    argv = (["eval", "--model", tiny_model_dir, "--adapter", str(a), "--task-file", f, "--k", "1", "--limit", "2",
-             "--no-progress", "--out", str(out)] if verb == "eval"
-            else ["merge", str(a), "--model", tiny_model_dir, "--out", str(out)])
+    argv, out = adapter_argv(verb, a, tiny_model_dir, tmp_path)
     assert main(argv) == 2
     err = _one_line_error(capsys, needle)
     assert str(a) in err

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from helpers import texts, train_rows, two_class_csv, write_csv, write_jsonl
@@ -158,19 +157,12 @@ def test_csv_line_ends_cr_crlf_lf_all_work(tmp_path, end):
 
 # ================================================================ item 12: adapters that do not fit
 
-@pytest.fixture(scope="module")
-def adapter(tiny_model_dir, tmp_path_factory):
-    from helpers import tiny_adapter
-
-    return tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter2"))
-
-
 def _changed(adapter, tmp_path, how):
     from safetensors.torch import load_file, save_file
 
-    a = tmp_path / "adapter"
-    shutil.copytree(adapter, a)
-    w, c = a / "adapter_model.safetensors", a / "adapter_config.json"
+    from helpers import adapter_copy
+
+    a, w, c = adapter_copy(adapter, tmp_path)
     t = load_file(str(w))
     if how == "renamed tensors":
         save_file({k.replace(".layers.", ".blocks."): v for k, v in t.items()}, str(w), metadata={"format": "pt"})
@@ -188,12 +180,10 @@ def _changed(adapter, tmp_path, how):
 @pytest.mark.parametrize("how", ["renamed tensors", "one tensor missing", "another peft_type"])
 @pytest.mark.parametrize("verb", ["eval", "merge"])
 def test_an_adapter_that_does_not_fit_is_one_line(verb, how, adapter, tiny_model_dir, tmp_path, capsys):
+    from helpers import adapter_argv
+
     a, needle = _changed(adapter, tmp_path, how)
-    f = two_class_csv(tmp_path / "t.csv")
-    out = tmp_path / "o"
-    argv = (["eval", "--model", tiny_model_dir, "--adapter", str(a), "--task-file", f, "--k", "1", "--limit", "2",
-             "--no-progress", "--out", str(out)] if verb == "eval"
-            else ["merge", str(a), "--model", tiny_model_dir, "--out", str(out)])
+    argv, out = adapter_argv(verb, a, tiny_model_dir, tmp_path)
     assert main(argv) == 2
     err = one_line_error(capsys, needle, str(a))
     assert "Found missing adapter keys" not in err
