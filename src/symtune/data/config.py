@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from symtune.config import opt
 from symtune.data.formats import FORMATS
 from symtune.models import DEFAULT_MODEL
+from symtune.tasks import columns
 from symtune.symbols import FAMILIES
 
 
@@ -37,9 +38,9 @@ class DataConfig:
     max_tasks: int | None = opt(None, "Use only the first N tasks of the mixture (ablation over the number of tasks).")
     workers: int = opt(1, "Worker processes for building (output does not depend on it).", runtime=True)
     task_files: list[str] = opt([], "User data files (CSV/JSONL/Parquet) to tune on, with --text-col/--label-col.")
-    text_col: str = opt("text", "Text column of --task-files.")
-    text_pair_col: str | None = opt(None, "Optional second-text column of --task-files (sentence pairs).")
-    label_col: str = opt("label", "Label column of --task-files.")
+    text_col: str = columns.text_col()
+    text_pair_col: str | None = columns.text_pair_col()
+    label_col: str = columns.label_col()
     force: bool = opt(False, "Overwrite an existing --out file (and its .stats.json); an input file is never overwritten.",
                       runtime=True)
     class_subsets: bool = opt(False, "Each symbol prompt of a task with n > 2 classes uses a random subset of 2..n "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from symtune.config import opt, runtime_fields
 from symtune.hardware import DEVICES, DTYPES
 from symtune.models import DEFAULT_MODEL
+from symtune.tasks import columns
 
 SUITES = ("icl", "flipped", "algorithmic", "all", "flip_curve", "k_curve")
 EXTRA_SUITES = ("flip_curve", "k_curve")  # opt-in suites (cost extra prompts); never part of "all"
@@ -27,9 +28,9 @@ class EvalConfig:
     task_file: str | None = opt(None, "Evaluate a user data file (CSV/JSONL/Parquet) instead of named tasks.")
     task_config: str | None = opt(None, "Take eval tasks from a task config: 'paper' (the paper's 11 Hub datasets, "
                                   "online) or a YAML file; --tasks then picks among them.")
-    text_col: str = opt("text", "Text column of --task-file.")
-    text_pair_col: str | None = opt(None, "Optional second-text column of --task-file (sentence pairs).")
-    label_col: str = opt("label", "Label column of --task-file.")
+    text_col: str = columns.text_col()
+    text_pair_col: str | None = columns.text_pair_col()
+    label_col: str = columns.label_col()
     split_col: str | None = opt(None, "Optional split column of --task-file (train = exemplars, validation = queries); "
                                 "default: a seeded stratified 80/20 split.")
     task_instruction: str | None = opt(None, "Instruction for --task-file in the instr+ settings "
