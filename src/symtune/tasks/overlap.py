@@ -68,18 +68,26 @@ def tuning_overlap(tune: list[Task], evals: list[Task], split: str = "test") -> 
     tune_texts = {id(t): texts(t, [t.exemplar_split]) for t in tune if not t.remote}
     for e in evals:
         queried = e.query_split if split == "test" else e.exemplar_split
+        e_file = _file_of(e)
+        e_texts: dict = {}  # splits -> texts, each read once per evaluation task
+
+        def of(splits, e=e, e_texts=e_texts):
+            if splits not in e_texts:
+                e_texts[splits] = texts(e, splits)
+            return e_texts[splits]
+
         for t in tune:
-            same_file = _file_of(t) is not None and _file_of(t) == _file_of(e)
-            if same_file:  # the seeded split keeps its validation rows out of tuning: compare the queries
+            if e_file is not None and _file_of(t) == e_file:
+                # the seeded split keeps its validation rows out of tuning: compare the queries
                 mine = tune_texts[id(t)]
-                hit = significant(len(mine & texts(e, [queried])), len(mine))
+                hit = significant(len(mine & of((queried,))), len(mine))
             elif t.name == e.name:
                 hit = True
             elif t.remote or e.remote:
                 hit = False
             else:
                 mine = tune_texts[id(t)]
-                hit = significant(len(mine & texts(e, [e.exemplar_split, e.query_split])), len(mine))
+                hit = significant(len(mine & of((e.exemplar_split, e.query_split))), len(mine))
             if hit:
                 found.append(e.name)
                 break
