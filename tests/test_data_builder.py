@@ -147,7 +147,7 @@ def test_mixed_families_with_a_token_cap_and_the_eval_pool(tok):
     from symtune.data.build import Stats
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.items import Budget
+    from symtune.prompting.fit import Budget
     from symtune.eval.suites import icl_items
 
     b, _ = build(tok, [make_task("a", 3)], symbol_families=["int", "letters", "word"], max_symbol_tokens=4,
@@ -237,7 +237,7 @@ def test_sources_rows_come_from_tuning_splits_only(tok):
     """data.tasks [sources]: every exemplar and query text of a row is a text of the tuning split of the
     source its label names, and no text of any evaluation task appears in any row."""
     from symtune.data.run import make_builder
-    from symtune.prompts import get_template
+    from symtune.prompting.templates import get_template
     from symtune.tasks.registry import get_task, list_tasks
 
     cfg = DataConfig(tasks=["sources"], n_prompts=16, min_exemplars=1, max_exemplars=2, max_length=1024,

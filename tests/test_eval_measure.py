@@ -12,11 +12,11 @@ from symtune.eval.diagnostics import diagnostics
 from symtune.eval.scoring import Encoder
 from symtune.eval.stats import pair_rows, paired_interval
 from symtune.eval.build import build_items
-from symtune.eval.items import Budget
-from symtune.eval.sampling import query_pool
+from symtune.prompting.fit import Budget
+from symtune.prompting.sampling import query_pool
 from symtune.eval.suites import flip_curve_items, flipped_items, icl_items, k_curve_items
-from symtune.prompts import TEMPLATES
-from symtune.symbols import symbol_family
+from symtune.prompting.templates import TEMPLATES
+from symtune.prompting.symbols import symbol_family
 from symtune.tasks.base import Example, Task
 
 

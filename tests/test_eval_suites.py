@@ -10,10 +10,10 @@ from symtune.eval.config import EvalConfig
 from symtune.eval.scoring import Encoder
 from symtune.eval.algorithmic_suites import LIST_FUNCTIONS_CATEGORIES, list_functions_items, simp_turing_items
 from symtune.eval.build import build_items
-from symtune.eval.items import Budget
-from symtune.eval.sampling import sample_queries
+from symtune.prompting.fit import Budget
+from symtune.prompting.sampling import sample_queries
 from symtune.eval.suites import flipped_items, icl_items
-from symtune.prompts import TEMPLATES
+from symtune.prompting.templates import TEMPLATES
 from symtune.tasks.base import Example, Task
 
 
@@ -66,13 +66,13 @@ def test_same_seed_same_prompts_byte_for_byte(tok, budget):
 
 
 def test_four_settings_labels_and_instruction(tok, budget):
-    from symtune.eval.sampling import eval_symbol_pool
+    from symtune.prompting.sampling import eval_symbol_pool
 
     task = toy_task()
     items = icl_items(task, EvalConfig(seed=0, limit=10, k=3), tok, budget)
     assert len(items) == 10 * 4
     eval_pool = set(eval_symbol_pool().all_symbols())
-    from symtune.symbols import SymbolPool
+    from symtune.prompting.symbols import SymbolPool
 
     train_pool = set(SymbolPool("train").all_symbols())
     by_doc = {}

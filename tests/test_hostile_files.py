@@ -422,9 +422,9 @@ def test_shortening_drops_the_same_exemplars_in_fewer_renders(tiny_model_dir):
     import random
 
     from symtune.eval.scoring import Encoder
-    from symtune.eval.items import Budget, fit_prompt
+    from symtune.prompting.fit import Budget, fit_prompt
     from symtune.models import load_tokenizer
-    from symtune.prompts import TEMPLATES, drop_order, exemplar_to_drop, render
+    from symtune.prompting.templates import TEMPLATES, drop_order, exemplar_to_drop, render
     from symtune.tasks.base import Example
 
     for seed in range(200):  # the precomputed order is the one-at-a-time rule's
@@ -462,7 +462,7 @@ def test_prefix_free_symbols_are_the_same_draws_as_before(tiny_model_dir):
     import random
 
     from symtune.models import load_tokenizer
-    from symtune.symbols import SymbolPool
+    from symtune.prompting.symbols import SymbolPool
 
     tok = load_tokenizer(tiny_model_dir)
     pool = SymbolPool("eval")

@@ -166,7 +166,7 @@ def _dup_task(tmp_path, n_distinct):
 def _icl(task, tiny_model_dir, k=4):
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.items import Budget
+    from symtune.prompting.fit import Budget
     from symtune.eval.suites import icl_items
     from symtune.models import load_tokenizer
 

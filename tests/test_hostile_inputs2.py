@@ -94,7 +94,7 @@ def test_a_label_with_a_line_break_is_refused(tmp_path, brk):
 @pytest.mark.parametrize("brk", ["\n", "\r", "\u2028", "\x85"])
 def test_a_line_break_in_a_text_cannot_start_a_line_of_the_format(brk):
     """Texts may hold line breaks (paragraphs); all of them become spaces, so a text never fakes a line."""
-    from symtune.prompts import TEMPLATES, render
+    from symtune.prompting.templates import TEMPLATES, render
     from symtune.tasks.base import Example
 
     fmt = TEMPLATES[0]

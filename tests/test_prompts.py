@@ -1,4 +1,4 @@
-from symtune.prompts import TEMPLATES, completion, get_template, render
+from symtune.prompting.templates import TEMPLATES, completion, get_template, render
 from symtune.tasks.base import Example
 
 
@@ -31,7 +31,7 @@ def test_instruction_and_pairs():
 
 
 def test_one_rule_drops_exemplars_to_fit():
-    from symtune.prompts import exemplar_to_drop
+    from symtune.prompting.templates import exemplar_to_drop
 
     assert exemplar_to_drop([0, 1, 0, 1, 0]) == 4          # most exemplars: class 0, its last one
     assert exemplar_to_drop([0, 1, 1, 0]) == 2             # tie: the highest class id, its last one

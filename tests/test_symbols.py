@@ -3,7 +3,7 @@ import random
 import pytest
 
 from symtune.errors import SymtuneError
-from symtune.symbols import SymbolPool, int_to_letters
+from symtune.prompting.symbols import SymbolPool, int_to_letters
 
 
 def test_bijective_base26():
@@ -82,7 +82,7 @@ def test_token_cap_keeps_the_family_mix(bundled_model_dir):
 
     from transformers import AutoTokenizer
 
-    from symtune.symbols import symbol_family
+    from symtune.prompting.symbols import symbol_family
 
     tok = AutoTokenizer.from_pretrained(bundled_model_dir)
     pool = SymbolPool("train")

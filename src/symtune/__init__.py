@@ -1,7 +1,7 @@
 """symtune: symbol tuning (Wei et al. 2023) end to end.
 
 Data flow, one subpackage per stage:
-    tasks/ (sources) -> symbols.py -> prompts.py -> data/ (tuning rows)
+    tasks/ (sources) -> prompting/ (symbols, templates, draws, fitting) -> data/ (tuning rows)
     -> train/ (LoRA or full) -> eval/ (ICL, flipped, algorithmic) -> report/
 """
 

@@ -18,7 +18,7 @@ def run(args) -> int:
     import random
 
     from symtune.errors import SymtuneError
-    from symtune.symbols import FAMILIES, SymbolPool
+    from symtune.prompting.symbols import FAMILIES, SymbolPool
 
     if args.n < 1:
         raise SymtuneError("-n must be at least 1")

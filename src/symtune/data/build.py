@@ -18,23 +18,16 @@ import collections
 import json
 import multiprocessing as mp
 import random
-import re
 from dataclasses import dataclass
 
 from symtune.chat import ChatWrap
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
-from symtune.prompts import TEMPLATES, completion, drop_order, get_template, render
-from symtune.symbols import SymbolPool
+from symtune.prompting.fit import NoFit, fewest_drops
+from symtune.prompting.sampling import draw_row_examples
+from symtune.prompting.symbols import SymbolPool, symbol_family
+from symtune.prompting.templates import TEMPLATES, completion, drop_order, get_template, render
 from symtune.tasks.base import Task
-
-
-def symbol_family(symbol: str) -> str:
-    if symbol.isdigit():
-        return "int"
-    if re.fullmatch(r"[A-Z]+", symbol):
-        return "letters"
-    return "word"
 
 
 class _TooLong(Exception):
@@ -156,7 +149,8 @@ class RowBuilder:
             raise _TooLong(task.name, n_cls)
         symbols = [task.labels[c] for c in classes] if mode == "natural" else \
             self.pool.sample(n_cls, rng, self.tok, cfg.max_symbol_tokens)
-        q_cls, query_j, exemplars = self._draw_examples(d, classes, rng)
+        q_cls, query_j, exemplars = draw_row_examples([d.groups[k] for k in classes], cfg.min_exemplars,
+                                                       cfg.max_exemplars, rng)
         shown = [symbols[rng.randrange(n_cls)] if mode == "random" else symbols[c] for j, c in exemplars]
         fit = self._fit(ti, fmt, mode, exemplars, shown, symbols, q_cls, query_j)
         n_prompt = self._check_prefix(i, task, fmt, fit)
@@ -211,27 +205,11 @@ class RowBuilder:
             return sorted(rng.sample(classes, rng.randint(2, n_cls)))
         return classes
 
-    def _draw_examples(self, d, classes: list[int], rng: random.Random) -> tuple[int, int, list]:
-        """The query's row class and example index, and the shuffled exemplars as (index, row class)."""
-        cfg = self.cfg
-        q_cls = rng.randrange(len(classes))
-        chosen: list[list[int]] = []
-        query_j = None
-        for c, group in enumerate(d.groups[k] for k in classes):
-            avail = len(group) - (1 if c == q_cls else 0)
-            n_c = min(rng.randint(cfg.min_exemplars, cfg.max_exemplars), avail)
-            picks = rng.sample(group, n_c + (1 if c == q_cls else 0))
-            if c == q_cls:
-                query_j = picks.pop()
-            chosen.append(picks)
-        exemplars = [(j, c) for c, picks in enumerate(chosen) for j in picks]
-        rng.shuffle(exemplars)
-        return q_cls, query_j, exemplars
-
     def _fit(self, ti: int, fmt, mode: str, exemplars: list, shown: list, symbols: list, q_cls: int,
              query_j: int) -> dict:
-        """Render within max_length: estimate from cached per-example token counts, drop exemplars by the
-        one drop rule (prompts.drop_order) while over, then check the exact encoding."""
+        """Render within max_length by the one fitting routine (prompting.fit.fewest_drops): the drops a
+        cheap estimate from cached per-example token counts already needs are skipped, then the exact
+        encoding of prompt + completion decides."""
         cfg = self.cfg
         d = self.data[ti]
         task = d.task
@@ -245,37 +223,31 @@ class RowBuilder:
         estimate = instr_tok + pin + self._ex_tokens(ti, query_j) + plab + label_tok[symbols[q_cls]]
         estimate += self.chat.overhead if self.chat else 0
         estimate += sum(cost(k) for k in range(len(exemplars)))
-        dropped = 0
-        order = drop_order([c for _, c in exemplars])  # positions, in the order exemplar_to_drop takes them
-        gone: set[int] = set()
-
-        def drop() -> bool:  # one exemplar less; False when none may go
-            nonlocal estimate, dropped
-            if dropped == len(order):
-                return False
-            k = order[dropped]
+        classes = [c for _, c in exemplars]
+        start = 0
+        for k in drop_order(classes):
+            if estimate <= cfg.max_length:
+                break
             estimate -= cost(k)
-            gone.add(k)
-            dropped += 1
-            return True
+            start += 1
+        instruction = task.instruction if mode == "natural" else None
+        comp = completion(symbols[q_cls])
 
-        while True:
-            while estimate > cfg.max_length and drop():
-                pass
-            ex_objs = [(d.examples[j], s) for k, ((j, c), s) in enumerate(zip(exemplars, shown)) if k not in gone]
-            instruction = task.instruction if mode == "natural" else None
-            rendered = render(fmt, ex_objs, d.examples[query_j], instruction)
-            prompt, comp, shift = rendered.prompt, completion(symbols[q_cls]), 0
+        def fits(kept: list[int]):
+            rendered = render(fmt, [(d.examples[exemplars[k][0]], shown[k]) for k in kept], d.examples[query_j],
+                              instruction)
+            prompt, shift = rendered.prompt, 0
             if self.chat:  # served as one user turn; the label is the assistant's answer
                 prompt, shift = self.chat.prompt(prompt), len(self.chat.head)
             full_ids = self.encode(prompt + comp)
-            if len(full_ids) <= cfg.max_length:
-                break
-            if not drop():
-                raise _TooLong(task.name, len(full_ids))
-        kept = [e for k, e in enumerate(exemplars) if k not in gone]
+            return len(full_ids) <= cfg.max_length, (prompt, shift, rendered, full_ids)
+
+        try:
+            dropped, kept, (prompt, shift, rendered, full_ids) = fewest_drops(classes, fits, start)
+        except NoFit as e:
+            raise _TooLong(task.name, len(e.result[3])) from None
         return {"prompt": prompt, "completion": comp, "shift": shift, "rendered": rendered, "full_ids": full_ids,
-                "exemplars": kept, "dropped": dropped}
+                "exemplars": [exemplars[k] for k in kept], "dropped": dropped}
 
     def _check_prefix(self, i: int, task, fmt, fit: dict) -> int:
         """The prompt's token count, after checking its tokens are a prefix of prompt+completion's where

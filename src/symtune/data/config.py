@@ -8,7 +8,7 @@ from symtune.config import opt
 from symtune.data.formats import FORMATS
 from symtune.models import DEFAULT_MODEL
 from symtune.tasks import columns
-from symtune.symbols import FAMILIES
+from symtune.prompting.symbols import FAMILIES
 
 
 @dataclass

@@ -6,8 +6,7 @@
     encoding.py the request contract (lm-eval rules): Request, Encoder, Scored
     scoring.py  Scorer: rank + greedy generation, one packed pass per batch
     threads.py  CPU threads per process
-    items.py    Item (one prompt + options), Budget and fit_prompt: the token-limit rule
-    sampling.py queries and exemplars per (seed, suite, task, doc_id); test and dev splits
+    items.py    Item (one prompt + options) and serve (the chat template, when the run uses one)
     suites.py   the classification suites (icl, flipped, flip curve, k curve) from one per-query generator
     algorithmic_suites.py  List Functions and Simple Turing Concepts
     build.py    which items an evaluation scores: tasks, suites, notes (build_items)
@@ -17,6 +16,9 @@
     runner.py   resumable, data-parallel runs -> results.json + samples_<suite>_<task>.jsonl
     cache.py    content-addressed store of finished evaluations (the base model's, reused across runs)
     export.py   the same prompts as an lm-evaluation-harness task
+
+Prompt text (symbols, templates, exemplar and query draws, the token-limit rule) comes from
+symtune.prompting, the home the tuning rows share.
 """
 
 from symtune.eval.config import EvalConfig

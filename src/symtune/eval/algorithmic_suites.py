@@ -11,7 +11,10 @@ from collections import Counter
 
 from symtune.errors import SymtuneError
 from symtune.eval.config import EvalConfig
-from symtune.eval.items import Budget, Item
+from symtune.eval.items import Item
+from symtune.prompting import templates
+from symtune.prompting.fit import Budget, NoFit, fewest_drops
+from symtune.tasks.base import Example
 
 
 # List Functions: the paper used "the 20 subtasks with the highest human accuracy" in 5 categories
@@ -28,6 +31,7 @@ LIST_FUNCTIONS_CATEGORIES: dict[str, list[str]] = {
 
 
 LF_SHOTS = 4
+LF_FORMAT = templates.TEMPLATES[0]
 
 
 STC_MAX_INSTRUCTIONS = 3
@@ -53,30 +57,31 @@ def list_functions_items(cfg: EvalConfig, budget: Budget) -> list[Item]:
     for sub, category in selection.items():
         rec = records[sub]
         examples = rec["examples"]
-        head = rec["task_prefix"].strip() + "\n\n" if cfg.algorithmic_instruction else ""
+        head = rec["task_prefix"] if cfg.algorithmic_instruction else None
         for j in range(min(len(examples), cfg.limit)):
             rng = random.Random(f"{cfg.seed}|list_functions|{sub}|{j}")
             others = [e for i, e in enumerate(examples) if i != j]
             shots = rng.sample(others, min(LF_SHOTS, len(others)))
             q = examples[j]
 
-            def render(ps, q=q, head=head):
-                return head + "".join(f"Input: {e['input']}\nOutput: {e['target']}\n\n" for e in ps) \
-                    + f"Input: {q['input']}\nOutput:"
+            def render(ps, q=q, head=head):  # BIG-bench's own format is template 0 ("Input: " / "Output:")
+                return templates.render(LF_FORMAT, [(Example(e["input"], 0), e["target"]) for e in ps],
+                                        Example(q["input"], 0), head).prompt
 
-            while True:  # drop shots (keep one) if too long
-                prompt = render(shots)
+            def fits(kept, shots=shots, render=render):
+                prompt = render([shots[i] for i in kept])
                 ok, n = budget.fits(prompt, [], cfg.max_new_tokens)
-                if ok:
-                    break
-                if len(shots) <= 1:
-                    raise SymtuneError(f"List Functions {sub} example {j}: the prompt needs {n} tokens, over the "
-                                       f"limit of {budget.max_length}; raise --max-length")
-                shots = shots[:-1]
+                return ok, (prompt, n, len(kept))
+
+            try:  # one class for every shot: drops take the last shots first and keep one
+                _, _, (prompt, n, n_shots) = fewest_drops([0] * len(shots), fits)
+            except NoFit as e:
+                raise SymtuneError(f"List Functions {sub} example {j}: the prompt needs {e.result[1]} tokens, over "
+                                   f"the limit of {budget.max_length}; raise --max-length") from None
             items.append(Item("algorithmic", "list_functions", "list_functions", len(items), prompt, [],
                               q["target"].strip(), key=sub,
-                              meta={"subtask": sub, "category": category, "example": j, "n_exemplars": len(shots),
-                                    "shortened": len(shots) < LF_SHOTS},
+                              meta={"subtask": sub, "category": category, "example": j, "n_exemplars": n_shots,
+                                    "shortened": n_shots < LF_SHOTS},
                               max_new_tokens=cfg.max_new_tokens, n_tokens=n))
     return items
 

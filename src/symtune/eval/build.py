@@ -11,8 +11,9 @@ import sys
 from symtune.errors import SymtuneError
 from symtune.eval.algorithmic_suites import LIST_FUNCTIONS_CATEGORIES, list_functions_items, simp_turing_items
 from symtune.eval.config import EvalConfig
-from symtune.eval.items import Budget, Item, serve
-from symtune.eval.sampling import query_pool
+from symtune.eval.items import Item, serve
+from symtune.prompting.fit import Budget
+from symtune.prompting.sampling import query_pool
 from symtune.eval.suites import (K_CURVE_SETTINGS, flip_curve_items, flip_protocol, flipped_items, icl_items,
                                  k_curve_items)
 

@@ -25,7 +25,8 @@ from symtune.eval.config import EvalConfig
 from symtune.eval.metrics import aggregate
 from symtune.eval.samples import GLOB, sample_row, samples_name
 from symtune.eval.build import build_items
-from symtune.eval.items import Budget, Item
+from symtune.eval.items import Item
+from symtune.prompting.fit import Budget
 
 STATE_FILE = "eval_state.json"
 RESULTS_FILE = "results.json"

@@ -28,7 +28,7 @@ order) and, for symbols, each symbol's family (`families`); diagnostics and clus
 computed from these, never by rerunning a model.
 
 Instruction placement: the task instruction is prepended once at the top of the prompt, followed by
-a blank line (symtune.prompts.render). The reproduction notebook instead repeats it in every
+a blank line (symtune.prompting.templates.render). The reproduction notebook instead repeats it in every
 exemplar (appendix §3); symtune does not.
 """
 
@@ -38,8 +38,9 @@ from collections import Counter
 
 from symtune.errors import SymtuneError
 from symtune.eval.config import ICL_SETTINGS, EvalConfig
-from symtune.eval.items import Budget, Item, check_fits, fit_prompt, gen_budget
-from symtune.eval.sampling import check_classes, eval_symbol_pool, permuted, queries, shown, source_id, symbol_meta, templates_for
+from symtune.eval.items import Item
+from symtune.prompting.fit import Budget, check_fits, fit_prompt, gen_budget
+from symtune.prompting.sampling import check_classes, eval_symbol_pool, permuted, queries, shown, source_id, symbol_meta, templates_for
 
 
 SYMBOL_SETTINGS = ("instr+symbols", "symbols")
@@ -62,7 +63,7 @@ def _item(suite: str, task, setting: str, qu, pairs: list, labels: list[str], in
     """One classification prompt for a query: fitted to the token limit (fit_prompt), with the meta every
     suite records. A suite's own keys go in head / mid / tail (mid may be a function of the exemplars
     the fitted prompt kept), so each suite's key order in the samples files stays as it was."""
-    from symtune.prompts import render
+    from symtune.prompting.templates import render
 
     new_tokens = gen_budget(budget, labels) if cfg.scoring == "generate" else 0
     prompt, dropped, n, used = fit_prompt(task.name, qu.doc_id, pairs,

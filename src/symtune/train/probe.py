@@ -76,7 +76,8 @@ def build_probe(cfg, rows: list[dict], tok) -> list[ProbeSet]:
     """The fixed probe prompts: symbols (tuning tasks or probe_data) and the natural-label canary."""
     from symtune.eval.config import EvalConfig
     from symtune.eval.scoring import Encoder
-    from symtune.eval.items import Budget, serve
+    from symtune.eval.items import serve
+    from symtune.prompting.fit import Budget
     from symtune.eval.suites import icl_items
     from symtune.tasks.registry import get_task
 

@@ -1,11 +1,14 @@
-"""Which queries an evaluation asks and what each prompt shows: seeded per (seed, suite, task, doc_id).
+"""What each prompt shows: seeded exemplar and query draws for tuning rows and evaluation prompts.
 
-    from symtune.eval.sampling import queries
-    for qu in queries(task, cfg, "icl", groups, k, templates):   # one Query per sampled doc_id
-        qu.fmt, qu.exemplars, qu.rng                               # its template, k per class, its RNG
+    from symtune.prompting.sampling import draw_row_examples, queries
+    q_cls, query_j, exemplars = draw_row_examples(groups, 2, 10, rng)  # a tuning row (data/build.py)
+    for qu in queries(task, cfg, "icl", groups, k, templates):          # one Query per sampled doc_id
+        qu.fmt, qu.exemplars, qu.rng                                    # its template, k per class, its RNG
 
-Test queries come from the task's query split; dev queries from its exemplar split, never a test query
-and never among their own exemplars (docs/EVALUATION.md).
+A tuning row draws from random.Random("symtune-data:{seed}:{i}"); an evaluation prompt from
+"{seed}|{suite}|{task}|{doc_id}" (dev: "{seed}|dev|..."). Test queries come from the task's query split;
+dev queries from its exemplar split, never a test query and never among their own exemplars
+(docs/EVALUATION.md).
 """
 
 from __future__ import annotations
@@ -14,19 +17,23 @@ import functools
 import random
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from symtune.errors import SymtuneError
-from symtune.eval.config import EvalConfig
+
+if TYPE_CHECKING:
+    from symtune.eval.config import EvalConfig
 
 
 @functools.lru_cache(maxsize=1)
 def eval_symbol_pool():
-    from symtune.symbols import SymbolPool
+    from symtune.prompting.symbols import SymbolPool
 
     return SymbolPool(pool="eval")
 
 
 def templates_for(cfg: EvalConfig):
-    from symtune.prompts import TEMPLATES, get_template
+    from symtune.prompting.templates import TEMPLATES, get_template
 
     return [get_template(i) for i in cfg.templates] if cfg.templates else list(TEMPLATES)
 
@@ -103,6 +110,26 @@ def draw_exemplars(task, groups, query, k: int, rng: random.Random, strict: bool
     return exemplars
 
 
+def draw_row_examples(groups: list[list[int]], min_k: int, max_k: int,
+                      rng: random.Random) -> tuple[int, int, list[tuple[int, int]]]:
+    """A tuning row's draw (data/build.py): the query's class, its example index, and min_k..max_k
+    exemplars per class (never the query), shuffled, as (example index, row class); `groups` holds the
+    example indices of each class the row shows."""
+    q_cls = rng.randrange(len(groups))
+    chosen: list[list[int]] = []
+    query_j = None
+    for c, group in enumerate(groups):
+        avail = len(group) - (1 if c == q_cls else 0)
+        n_c = min(rng.randint(min_k, max_k), avail)
+        picks = rng.sample(group, n_c + (1 if c == q_cls else 0))
+        if c == q_cls:
+            query_j = picks.pop()
+        chosen.append(picks)
+    exemplars = [(j, c) for c, picks in enumerate(chosen) for j in picks]
+    rng.shuffle(exemplars)
+    return q_cls, query_j, exemplars
+
+
 def _text_key(ex) -> tuple:
     return ex.text, ex.text_pair
 
@@ -148,7 +175,7 @@ def shown(pairs: list, labels: list[str]) -> list[int]:
 
 
 def symbol_meta(labels: list[str]) -> dict:
-    from symtune.symbols import symbol_family
+    from symtune.prompting.symbols import symbol_family
 
     return {"families": [symbol_family(s) for s in labels]}
 

@@ -107,7 +107,7 @@ def exemplar_to_drop(classes: list[int]) -> int | None:
     in prompt order: the last-shown one of the class with the most exemplars (ties: the highest class
     id), so every class keeps at least one. None when no class has more than one left.
 
-    The one rule for tuning data (data/build.py) and evaluation prompts (eval/items.py fit_prompt)."""
+    The one rule, applied by prompting/fit.py fewest_drops to tuning rows and evaluation prompts alike."""
     if not classes:
         return None
     counts: dict[int, int] = {}
