@@ -23,13 +23,28 @@ from symtune.report.tables import list_functions_table, other_suites_table, per_
 
 
 def document(runs: list[Run], metric: str = "acc") -> list:
-    """All blocks of the report."""
-    b: list = []
+    """All blocks of the report, section by section in reading order."""
+    from symtune.report.measure_blocks import measurement_blocks
+
+    b = _opening(runs, metric)
+    b += _table1_section(runs, metric)
+    b += _per_task_section(runs, metric)
+    b += _flipped_section(runs, metric)
+    b += _algorithmic_section(runs, metric)
+    b += measurement_blocks(runs, metric)
+    b += [Heading(2, "Training"), *training_section(runs)]
+    b += [Heading(2, "Tuning data"), *data_section(runs)]
+    b += [Heading(2, "Configuration, seeds, versions, timings"), *provenance_section(runs)]
+    return b
+
+
+def _opening(runs: list[Run], metric: str) -> list:
+    """Title, what the numbers are, and warnings: tuning-task overlap, missing parts."""
     names = ", ".join(f"`{r.label}`" for r in runs)
-    b.append(Heading(1, "Symbol tuning report"))
-    b.append(Para(f"Runs: {names}. Accuracies in % ({'`' + metric + '`'} from results.json), unweighted mean over "
-                  "tasks as in the paper's Table 1; Δ = tuned − base in percentage points. Built from results "
-                  "files only."))
+    b: list = [Heading(1, "Symbol tuning report"),
+               Para(f"Runs: {names}. Accuracies in % ({'`' + metric + '`'} from results.json), unweighted mean over "
+                    "tasks as in the paper's Table 1; Δ = tuned − base in percentage points. Built from results "
+                    "files only.")]
     scorings = sorted({str(ev.doc["config"]["scoring"]) for r in runs for ev in (r.base, r.tuned)
                        if ev is not None and isinstance(ev.doc.get("config"), dict) and ev.doc["config"].get("scoring")})
     if scorings:
@@ -44,72 +59,58 @@ def document(runs: list[Run], metric: str = "acc") -> list:
     if missing:
         b.append(Heading(2, "Missing parts"))
         b.append(Bullets([f"`{r.label}`: {m}" for r, m in missing]))
+    return b
 
-    b.append(Heading(2, "Table 1: in-context learning, base → tuned"))
+
+def _table1_section(runs: list[Run], metric: str) -> list:
     t1, notes = table1(runs, metric)
-    b.append(t1)
-    b.append(Bullets(notes))
+    b: list = [Heading(2, "Table 1: in-context learning, base → tuned"), t1, Bullets(notes)]
     png = plots.icl_settings(runs, metric)
     if png:
         b.append(Image("icl_settings.png", "ICL accuracy by setting, base vs tuned", png))
     other = other_suites_table(runs, metric)
     if other:
-        b.append(Heading(3, "Other suites"))
-        b.append(other)
+        b += [Heading(3, "Other suites"), other]
+    return b
 
-    b.append(Heading(2, "Per-task accuracy"))
-    any_task = False
+
+def _per_task_section(runs: list[Run], metric: str) -> list:
+    b: list = [Heading(2, "Per-task accuracy")]
     for key, name, instr, labels in SETTING_ROWS:
         t = per_task_table(runs, "icl", key, metric)
         if t:
-            any_task = True
-            b.append(Heading(3, f"{name} (instruction: {instr}; relevant labels: {labels})"))
-            b.append(t)
-    if not any_task:
-        b.append(Para("No ICL results."))
+            b += [Heading(3, f"{name} (instruction: {instr}; relevant labels: {labels})"), t]
+    return b if len(b) > 1 else b + [Para("No ICL results.")]
 
-    b.append(Heading(2, "Flipped labels"))
+
+def _flipped_section(runs: list[Run], metric: str) -> list:
+    b: list = [Heading(2, "Flipped labels")]
     t = per_task_table(runs, "flipped", "flipped", metric)
-    if t:
-        b.append(Para("Exemplar and query labels flipped on the binary tasks: a model that follows the "
-                      "in-context labels scores above chance."))
-        png = plots.flipped(runs, metric)
+    if not t:
+        return b + [Para("No flipped-label results.")]
+    b.append(Para("Exemplar and query labels flipped on the binary tasks: a model that follows the "
+                  "in-context labels scores above chance."))
+    png = plots.flipped(runs, metric)
+    if png:
+        b.append(Image("flipped.png", "Flipped-label accuracy per task", png))
+    return b + [t]
+
+
+def _algorithmic_section(runs: list[Run], metric: str) -> list:
+    b: list = [Heading(2, "Algorithmic reasoning")]
+    parts = (("List Functions", list_functions_table(runs, metric), plots.list_functions, "list_functions.png",
+              "List Functions accuracy per category"),
+             ("Simple Turing Concepts", per_task_table(runs, "algorithmic", "simp_turing_concept", metric),
+              plots.turing_concepts, "simp_turing_concept.png", "Simple Turing Concepts accuracy per concept"))
+    for title, t, plot, fname, caption in parts:
+        b.append(Heading(3, title))
+        if not t:
+            b.append(Para(f"No {title} results."))
+            continue
+        png = plot(runs, metric)
         if png:
-            b.append(Image("flipped.png", "Flipped-label accuracy per task", png))
+            b.append(Image(fname, caption, png))
         b.append(t)
-    else:
-        b.append(Para("No flipped-label results."))
-
-    b.append(Heading(2, "Algorithmic reasoning"))
-    t = list_functions_table(runs, metric)
-    b.append(Heading(3, "List Functions"))
-    if t:
-        png = plots.list_functions(runs, metric)
-        if png:
-            b.append(Image("list_functions.png", "List Functions accuracy per category", png))
-        b.append(t)
-    else:
-        b.append(Para("No List Functions results."))
-    b.append(Heading(3, "Simple Turing Concepts"))
-    t = per_task_table(runs, "algorithmic", "simp_turing_concept", metric)
-    if t:
-        png = plots.turing_concepts(runs, metric)
-        if png:
-            b.append(Image("simp_turing_concept.png", "Simple Turing Concepts accuracy per concept", png))
-        b.append(t)
-    else:
-        b.append(Para("No Simple Turing Concepts results."))
-
-    from symtune.report.measure_blocks import measurement_blocks
-
-    b += measurement_blocks(runs, metric)
-
-    b.append(Heading(2, "Training"))
-    b += training_section(runs)
-    b.append(Heading(2, "Tuning data"))
-    b += data_section(runs)
-    b.append(Heading(2, "Configuration, seeds, versions, timings"))
-    b += provenance_section(runs)
     return b
 
 
