@@ -59,7 +59,8 @@ def test_training_shows_real_warnings_but_not_the_noise(tiny_model_dir, tmp_path
 def test_bundled_model_adapter_loads_without_the_noise(bundled_model_dir, tmp_path):
     from peft import LoraConfig, get_peft_model
 
-    from symtune.models import apply_adapter, load_model
+    from symtune.adapters import apply_adapter
+    from symtune.models import load_model
 
     lora = get_peft_model(load_model(bundled_model_dir), LoraConfig(r=2, target_modules=["q_proj"]))
     lora.save_pretrained(str(tmp_path / "a"))

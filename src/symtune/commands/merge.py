@@ -19,7 +19,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from symtune.errors import SymtuneError
-    from symtune.models import check_adapter
+    from symtune.adapters import check_adapter
     from symtune.paths import check_output
     from symtune.provenance import atomic_folder, provenance, write_json_atomic
 
@@ -36,7 +36,8 @@ def run(args) -> int:
     if not base:
         raise SymtuneError(f"{cfg_path} names no base_model_name_or_path; pass --model")
 
-    from symtune.models import apply_adapter, load_model, resolve_model
+    from symtune.adapters import apply_adapter
+    from symtune.models import load_model, resolve_model
 
     t = time.perf_counter()
     model = load_model(base, dtype=args.dtype)

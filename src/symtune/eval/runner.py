@@ -93,7 +93,7 @@ def check_inputs(cfg: EvalConfig, produced=()) -> str:
     if cfg.threads is not None and cfg.threads < 0:
         raise SymtuneError(f"--threads must be at least 1 (or 0/unset for one per core), got {cfg.threads}")
     if cfg.adapter and str(cfg.adapter) not in produced:
-        from symtune.models import check_adapter
+        from symtune.adapters import check_adapter
 
         check_adapter(cfg.adapter)
     import math
