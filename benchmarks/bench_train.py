@@ -47,14 +47,15 @@ def make_rows(tok, n: int, seq: int) -> list[dict]:
     return rows
 
 
-def preset_rows(preset: str, n: int) -> list[dict]:
-    """The first n tuning rows `symtune run --preset PRESET` would train on (its data settings, seed 0)."""
+def preset_rows(preset: str, n: int, model: str | None = None) -> list[dict]:
+    """The first n tuning rows `symtune run --preset PRESET` would train on (its data settings, seed 0),
+    built with `model`'s tokenizer when given (so they fit its token limit as a run on that model would)."""
     import dataclasses
 
     from symtune.data.run import build_dataset
     from symtune.run_config import resolve_run, stage_configs
 
-    dcfg = stage_configs(resolve_run(None, {"preset": preset}), "OUT")["data"]
+    dcfg = stage_configs(resolve_run(None, {"preset": preset, **({"model": model} if model else {})}), "OUT")["data"]
     dcfg = dataclasses.replace(dcfg, n_prompts=n)
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "rows.jsonl"
@@ -76,7 +77,7 @@ def child(a) -> dict:
 
     path = resolve_model(a.model)
     tok = load_tokenizer(path)
-    rows = preset_rows(a.rows, a.batch * (a.warmup + a.steps)) if a.rows else make_rows(tok, a.batch, a.seq)
+    rows = preset_rows(a.rows, a.batch * (a.warmup + a.steps), a.model) if a.rows else make_rows(tok, a.batch, a.seq)
     if a.mode == "trainer":
         from symtune.train import TrainConfig, run_training
 
