@@ -211,7 +211,7 @@ def test_duplicate_keys_in_a_stage_config_are_refused(tmp_path, capsys, text, li
 
 
 def test_yaml_merge_keys_may_still_be_overridden():
-    from symtune.config import safe_load_bounded
+    from symtune.config_yaml import safe_load_bounded
 
     assert safe_load_bounded("base: &b {lr: 1, steps: 2}\ntrain:\n  <<: *b\n  lr: 3\n", "x") == \
         {"base": {"lr": 1, "steps": 2}, "train": {"lr": 3, "steps": 2}}

@@ -19,7 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 
-from symtune.config import load_yaml, nested, opt, resolve
+from symtune.config import nested, opt, resolve
+from symtune.config_yaml import load_yaml
 from symtune.data.config import DataConfig
 from symtune.errors import SymtuneError
 from symtune.models import DEFAULT_MODEL

@@ -15,7 +15,7 @@ arbitrary symbols, with no instruction. Examples:
 
 
 def add_arguments(p):
-    from symtune.config import add_dataclass_args
+    from symtune.commands.flags import add_dataclass_args
 
     p.add_argument("--out", help="output file, or folder for --format hf-dataset (a <stem>.stats.json is written beside it)")
     p.add_argument("--config", help="YAML file with DataConfig keys (command-line options override it)")
@@ -24,7 +24,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from symtune.config import overrides_from_args, resolve_config
+    from symtune.commands.flags import overrides_from_args
+    from symtune.config import resolve_config
     from symtune.data.run import build_dataset, check_output_path, format_row, make_builder
     from symtune.errors import SymtuneError
 

@@ -20,7 +20,7 @@ DIR/samples_<suite>_<task>.jsonl; rerun the same command to resume an interrupte
 
 
 def add_arguments(p):
-    from symtune.config import add_dataclass_args
+    from symtune.commands.flags import add_dataclass_args
 
     p.add_argument("--out", required=True, help="output folder (results.json, samples_*.jsonl)")
     p.add_argument("--config", help="YAML file with EvalConfig keys (command-line options override it)")
@@ -31,7 +31,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from symtune import runtime
-    from symtune.config import overrides_from_args, resolve_config
+    from symtune.commands.flags import overrides_from_args
+    from symtune.config import resolve_config
     from symtune.eval import evaluate
     from symtune.eval.runner import format_summary
     from symtune.paths import check_not_input, check_output

@@ -14,7 +14,7 @@ FORMATS = ("lm-eval",)
 
 
 def add_arguments(p):
-    from symtune.config import add_dataclass_args
+    from symtune.commands.flags import add_dataclass_args
 
     p.add_argument("format", choices=FORMATS, help="export format (lm-eval)")
     p.add_argument("--out", required=True, help="output folder for <task>.jsonl + <task>.yaml")
@@ -24,7 +24,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from symtune.config import overrides_from_args, resolve_config
+    from symtune.commands.flags import overrides_from_args
+    from symtune.config import resolve_config
     from symtune.eval.export import export_lm_eval
 
     cfg = resolve_config(EvalConfig, args.config, overrides_from_args(args, EvalConfig))

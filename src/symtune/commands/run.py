@@ -19,7 +19,7 @@ line, where every stage field has a dotted name (--train.lr, --eval.limit, --dat
 
 
 def add_arguments(p):
-    from symtune.config import add_dataclass_args
+    from symtune.commands.flags import add_dataclass_args
     from symtune.run_config import WIRED, RunConfig
 
     p.add_argument("--out", required=True, help="run folder")
@@ -43,7 +43,8 @@ def add_arguments(p):
 
 
 def resolve(args):
-    from symtune.config import overrides_from_args, unflatten
+    from symtune.commands.flags import overrides_from_args
+    from symtune.config import unflatten
     from symtune.data.config import DataConfig
     from symtune.eval.config import EvalConfig
     from symtune.run_config import RunConfig, resolve_run

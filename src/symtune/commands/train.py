@@ -19,7 +19,7 @@ tokenizer files, symtune_train.json, log.jsonl, loss.png, checkpoints/.
 
 
 def add_arguments(p):
-    from symtune.config import add_dataclass_args
+    from symtune.commands.flags import add_dataclass_args
     from symtune.train.config import TrainConfig
 
     p.add_argument("--config", dest="config_file", metavar="YAML", default=None,
@@ -28,7 +28,8 @@ def add_arguments(p):
 
 
 def resolve(args):
-    from symtune.config import overrides_from_args, resolve_config
+    from symtune.commands.flags import overrides_from_args
+    from symtune.config import resolve_config
     from symtune.train.config import TrainConfig
 
     return resolve_config(TrainConfig, yaml_path=args.config_file, overrides=overrides_from_args(args, TrainConfig))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from symtune.config import safe_load_bounded
+from symtune.config_yaml import safe_load_bounded
 from symtune.errors import SymtuneError
 from symtune.tasks.base import Task
 from symtune.tasks.bundled import PAPER_YAML, get_task, list_tasks
