@@ -38,7 +38,7 @@ def test_scale_0_is_base_and_1_is_tuned_logprobs(tiny_model_dir, tmp_path):
         runs[s] = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter, adapter_scale=s), tmp_path / f"s{s}",
                            log=lambda s: None)
     assert runs[0.5]["adapter_scale"] == 0.5 and runs[0.5]["config"]["adapter_scale"] == 0.5
-    tuned = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "tuned", log=lambda s: None)
+    run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "tuned", log=lambda s: None)
     lp = {k: _logprobs(tmp_path / d) for k, d in (("base", "base"), (0.0, "s0.0"), (0.5, "s0.5"),
                                                     (1.0, "s1.0"), ("tuned", "tuned"))}
     assert lp[0.0] == pytest.approx(lp["base"], abs=1e-5)

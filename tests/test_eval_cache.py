@@ -3,8 +3,6 @@
 import json
 import shutil
 
-import pytest
-
 from symtune.eval import cache
 from symtune.eval.config import EvalConfig
 

@@ -99,7 +99,7 @@ def test_adapter_applied_and_mismatch_rejected(tiny_model_dir, tmp_path, capsys)
     import json
 
     adapter = _lora(tiny_model_dir, tmp_path / "lora", b_value=0.5)  # non-zero B: applying it must show
-    base = run_eval(_cfg(tiny_model_dir, limit=2), tmp_path / "base", log=lambda s: None)
+    run_eval(_cfg(tiny_model_dir, limit=2), tmp_path / "base", log=lambda s: None)
     tuned = run_eval(_cfg(tiny_model_dir, limit=2, adapter=adapter), tmp_path / "tuned", log=lambda s: None)
     assert tuned["adapter"] == adapter
     lp = {}

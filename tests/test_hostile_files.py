@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import texts, tree, two_class_csv, write_csv
+from helpers import texts, tree, write_csv
 from symtune import ownership
 from symtune.cli import main
 from symtune.errors import SymtuneError

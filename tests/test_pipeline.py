@@ -122,9 +122,7 @@ def test_run_cli_errors(tmp_path, capsys):
 
 def test_paper_preset_resolves_its_hub_tasks_without_network():
     """The paper preset is for online GPU users; offline we check its stages resolve to the paper's tasks."""
-    from symtune.data.config import DataConfig
     from symtune.data.run import resolve_tasks as data_tasks
-    from symtune.eval.config import EvalConfig
     from symtune.eval.build import resolve_tasks as eval_tasks
     from symtune.run_config import stage_configs
 
