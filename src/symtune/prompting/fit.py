@@ -42,9 +42,10 @@ def fewest_drops(classes: list[int], fits: Callable[[list[int]], tuple[bool, Any
         gone = set(order[:d])
         return [i for i in range(len(classes)) if i not in gone]
 
-    ok, res = fits(kept(start))
+    first = kept(start)
+    ok, res = fits(first)
     if ok:
-        return start, kept(start), res
+        return start, first, res
     ok, res = fits(kept(len(order)))
     if not ok:
         raise NoFit(res)
