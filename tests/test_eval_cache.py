@@ -91,3 +91,27 @@ def test_two_runs_differing_in_lr_evaluate_the_base_model_once(tiny_model_dir, t
     run_pipeline(tiny_cfg(tiny_model_dir, train__lr=7e-4, cache=False, cache_dir=str(tmp_path / "cache")),
                  tmp_path / "c", stop_after="eval_base")
     assert len([c for c in calls if c[0] is None]) == 2 and not (tmp_path / "c" / "eval_base" / "cache.json").exists()
+
+
+def test_sliding_window_models_are_addressed_by_their_scoring_path(tiny_model_dir, tmp_path, monkeypatch):
+    """Sliding-window models moved from the full-sequence to the packed scorer: their evaluations get a new
+    cache address and eval stage hashes (their training stays), full-attention models keep theirs (no
+    SmolLM2 entry is recomputed)."""
+    from symtune import pipeline
+    from symtune.run_config import RunConfig
+
+    assert cache.scorer_key(tiny_model_dir) == {}
+    sliding = tmp_path / "sliding"
+    shutil.copytree(tiny_model_dir, sliding)
+    cfg = json.loads((sliding / "config.json").read_text())
+    cfg.update(layer_types=["sliding_attention", "full_attention"], sliding_window=8)
+    (sliding / "config.json").write_text(json.dumps(cfg))
+    assert cache.scorer_key(str(sliding)) == {"scorer": "sliding-packed-1"}
+    run = RunConfig()
+    run.model = str(sliding)
+    key, hashes = cache.cache_key(ecfg(str(sliding))), pipeline.stage_hashes(run)
+    monkeypatch.setattr(cache, "scorer_key", lambda model: {})  # as before the packed sliding scorer
+    old = pipeline.stage_hashes(run)
+    assert cache.cache_key(ecfg(str(sliding))) != key
+    assert old["eval_base"] != hashes["eval_base"] and old["eval_tuned"] != hashes["eval_tuned"]
+    assert old["data"] == hashes["data"] and old["train"] == hashes["train"]

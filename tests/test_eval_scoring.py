@@ -180,3 +180,52 @@ def test_too_long_request_is_an_error(tiny):
     model, tok = tiny
     with pytest.raises(SymtuneError, match="--max-length"):
         Scorer(model, tok, max_length=10).run([Request("word " * 20, [" a"])])
+
+
+def _tiny_sliding(kind, vocab):
+    """A tiny random Gemma 3 / Gemma 2 with a sliding window (6) far shorter than the test prompts."""
+    torch.manual_seed(0)
+    common = dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=8, max_position_embeddings=512, sliding_window=6,
+                  layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                  attn_implementation="sdpa" if kind == "gemma3" else "eager")  # Gemma 2 has no sdpa: eager's additive mask
+    if kind == "gemma3":
+        from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+        return Gemma3ForCausalLM(Gemma3TextConfig(**common)).eval()
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    return Gemma2ForCausalLM(Gemma2Config(**common)).eval()
+
+
+@pytest.mark.parametrize("kind", ["gemma3", "gemma2"])
+def test_sliding_window_models_are_packed_and_exact(tiny, kind):
+    """Gemma's sliding layers get the packed mask cut to the window: every option's log-prob equals a naive
+    unpadded forward (the model's own sliding mask), prompts up to 10x the window, several per batch."""
+    _, tok = tiny
+    model = _tiny_sliding(kind, len(tok))
+    packed = Scorer(model, tok, batch_size=4)
+    assert packed.method == "packed" and packed.window == 6
+    reqs = _requests()
+    for r, s in zip(reqs, packed.run(reqs)):
+        for c, lp in zip(r.continuations, s.logprobs):
+            assert lp == pytest.approx(naive_logprobs(model, packed, r.context, c), abs=1e-4)
+    full = Scorer(model, tok, batch_size=4, method="full").run(reqs)
+    window_off = Scorer(model, tok, batch_size=4)
+    window_off.window = 10_000  # the same packing without the cut differs, so the cut is what makes it exact
+    off = window_off.run(reqs)
+    assert max(abs(a - b) for x, y in zip(full, off) for a, b in zip(x.logprobs, y.logprobs)) > 1e-3
+
+
+def test_packed_is_refused_where_it_is_not_exact(tiny):
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from symtune.errors import SymtuneError
+
+    _, tok = tiny
+    model = MistralForCausalLM(MistralConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                             num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                                             sliding_window=6))
+    assert Scorer(model, tok).method == "full"  # auto falls back to the exact full-sequence path
+    with pytest.raises(SymtuneError, match="not exact"):
+        Scorer(model, tok, method="packed")

@@ -55,12 +55,12 @@ def stage_hashes(cfg: RunConfig, out: str | Path = "OUT") -> dict:
     with `auto` device and dtype resolved, so a machine that resolves them differently reruns the stage.
     The model enters by its identity (the cache's: a hash of its files, or Hub id + commit), not only
     its path, so weights changed in place rerun every stage."""
-    from symtune.eval.cache import model_identity
+    from symtune.eval.cache import model_identity, scorer_key
 
     s = resolved_stages(cfg, out)[0]
     model = model_identity(cfg.model) or {"name": cfg.model}  # a Hub model not downloaded: its name
     train = {k: v for k, v in hashed(s["train"]).items() if k not in ("data", "out")}
-    evals = {k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}
+    evals = {**{k: v for k, v in hashed(s["eval_base"]).items() if k not in ("adapter",)}, **scorer_key(cfg.model)}
     evals_tuned = {**evals, "adapter_scale": s["eval_tuned"].adapter_scale}  # the base has no adapter to scale
     h = {"data": stable_hash({"data": hashed(s["data"]), "model": model})}  # its tokenizer drives the rows
     h["eval_base"] = stable_hash({"eval": evals, "model": model})

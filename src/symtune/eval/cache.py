@@ -102,6 +102,24 @@ def model_identity(model: str) -> dict | None:
     return {"hub_id": path, "revision": Path(snap).name}
 
 
+def scorer_key(model: str) -> dict:
+    """{} for a model whose layers are all full attention; otherwise which scoring path its numbers come from,
+    so evaluations scored before sliding-window models were packed (exactly, but with other float rounding)
+    are not mixed with later ones."""
+    from symtune.models import resolve_model
+
+    path = Path(resolve_model(model))
+    try:
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    cfg = cfg.get("text_config", cfg)
+    types_ = set(cfg.get("layer_types") or [])
+    if types_ - {"full_attention"} or (not types_ and cfg.get("sliding_window")):
+        return {"scorer": "sliding-packed-1"}
+    return {}
+
+
 def prompts_digest(cfg: EvalConfig) -> str:
     from symtune.eval.runner import prepare
     from symtune.provenance import stable_hash, text_hash
@@ -124,7 +142,7 @@ def cache_key(cfg: EvalConfig) -> str | None:
     identity = model_identity(cfg.model)
     if identity is None:
         return None
-    settings = {k: v for k, v in hashed(cfg).items() if k != "model"}
+    settings = {**{k: v for k, v in hashed(cfg).items() if k != "model"}, **scorer_key(cfg.model)}
     return stable_hash({"eval": settings, "model": identity, "builder": BUILDER_VERSION,
                         "prompts": prompts_digest(cfg)}, n=32)
 

@@ -26,9 +26,12 @@ Requests come back in their original order. Padding never reaches a real positio
 masks + explicit position ids), so batch size does not change results beyond float rounding
 (tests: batch 1 vs 8 within 1e-4 in fp32).
 
-Models whose cache is not a plain per-layer KV cache (sliding-window layers, e.g. Gemma 3) use
-the full-sequence path instead: one right-padded forward over context+option per option,
-logits only at the option positions (exact, slower).
+Models with sliding-window layers (Gemma 2 and 3, whose model code takes one mask per layer type)
+are packed too: the sliding layers get the same mask cut to the window by position (a query at
+position p sees keys at positions > p - window), which is the mask the model builds for itself on
+one unpadded sequence. Other models whose layers are not all full attention use the full-sequence
+path (method "full"): one right-padded forward over context+option per option, logits only at the
+option positions (exact; it computes the context once per option, so 2-7x the packed cost).
 
 Log-probs are summed over an option's tokens (`acc`); the per-token mean (summed log-prob divided
 by the option's token count) gives `acc_norm` (token-length normalisation; lm-eval's acc_norm
@@ -45,6 +48,11 @@ from symtune.eval.threads import default_threads, set_threads
 
 __all__ = ["Scorer", "Encoder", "Request", "Scored", "argmax", "default_threads", "set_threads", "trim_generation",
            "newline_token_mask"]
+
+
+# model types whose forward takes a precomputed {"full_attention": mask, "sliding_attention": mask} dict
+# and applies each to its layers unchanged (transformers >= 4.53); each is checked in the tests
+PACKABLE_SLIDING = ("gemma3_text", "gemma2")
 
 
 def trim_generation(text: str) -> str:
@@ -73,8 +81,16 @@ class Scorer:
         self.enc = Encoder(tokenizer, add_bos)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
+        self.window = None if self._plain_kv_cache(cfg) else self._packable_window(cfg)
+        # the packed 4-D mask is boolean for sdpa and additive for eager; flash kernels take no 4-D mask
+        self.attn = getattr(getattr(model, "config", None), "_attn_implementation", None) or "sdpa"
         if method == "auto":
-            method = "packed" if self._plain_kv_cache(cfg) else "full"
+            packable = self._plain_kv_cache(cfg) or self.window
+            method = "packed" if packable and self.attn in ("sdpa", "eager") else "full"
+        if method == "packed" and not self._plain_kv_cache(cfg) and not self.window:
+            raise SymtuneError(f"scoring method 'packed' is not exact for model type "
+                               f"'{getattr(cfg, 'model_type', '?')}' (layers {sorted(set(getattr(cfg, 'layer_types', None) or []))}); "
+                               "use method full or auto")
         if method not in ("packed", "kv", "full"):
             raise SymtuneError(f"unknown scoring method '{method}'; choose packed, kv, full or auto")
         self.method = method
@@ -97,6 +113,17 @@ class Scorer:
         if types_:
             return all(t == "full_attention" for t in types_)
         return not getattr(cfg, "sliding_window", None)
+
+    @staticmethod
+    def _packable_window(cfg) -> int | None:
+        """The sliding window of a model whose forward takes a {layer type: mask} dict (checked against
+        a naive forward in tests/test_eval_scoring.py), else None."""
+        types_ = set(getattr(cfg, "layer_types", None) or [])
+        window = getattr(cfg, "sliding_window", None)
+        if getattr(cfg, "model_type", None) in PACKABLE_SLIDING and types_ <= {"full_attention", "sliding_attention"} \
+                and isinstance(window, int) and window > 0:
+            return window
+        return None
 
     def encode_pair(self, context: str, continuation: str):
         return self.enc.encode_pair(context, continuation)
@@ -153,7 +180,11 @@ class Scorer:
     def _forward(self, input_ids, attention_mask, position_ids, cache=None, logits_to_keep=0):
         kw = {self._cache_kw: cache} if cache is not None else {}
         d = self.device
-        return self.model(input_ids=input_ids.to(d), attention_mask=attention_mask.to(d),
+        if isinstance(attention_mask, dict):
+            attention_mask = {k: v.to(d) for k, v in attention_mask.items()}
+        else:
+            attention_mask = attention_mask.to(d)
+        return self.model(input_ids=input_ids.to(d), attention_mask=attention_mask,
                           position_ids=position_ids.to(d), use_cache=cache is not None,
                           logits_to_keep=logits_to_keep, **kw)
 
@@ -219,7 +250,12 @@ class Scorer:
                 mask[b, start:end, lo:a] = True
                 mask[b, start:end, start:end] = torch.ones(len(f), len(f), dtype=torch.bool).tril()
                 start = end
-        out = self._forward(ids, mask.unsqueeze(1), pos, logits_to_keep=s + 1)
+        mask_bool = mask.unsqueeze(1)
+        mask = self._attn_mask(mask_bool)
+        if self.window:  # sliding layers: a query at position p sees keys at positions > p - window
+            near = (pos.unsqueeze(2) - pos.unsqueeze(1)) < self.window
+            mask = {"full_attention": mask, "sliding_attention": self._attn_mask(mask_bool & near.unsqueeze(1))}
+        out = self._forward(ids, mask, pos, logits_to_keep=s + 1)
         logp = torch.log_softmax(self._logits(out.logits), dim=-1)  # column 0 = last context token
         del out
         results = []
@@ -233,6 +269,15 @@ class Scorer:
                 off += len(cont) - 1
             results.append(sc)
         return results
+
+    def _attn_mask(self, allowed):
+        """A boolean 4-D mask as the attention kernel takes it: as is for sdpa, additive (0 / dtype min) for eager."""
+        if self.attn != "eager":
+            return allowed
+        import torch
+
+        dtype = next(self.model.parameters()).dtype
+        return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
     def _kv_rows(self, cache, rows: list[int]):
         """A new cache holding the given batch rows (copies; the source cache is unchanged)."""
