@@ -21,7 +21,7 @@ def test_dotted_overrides_reach_the_stage_configs(capsys):
     # run-level fields are wired into every stage
     assert cfg["data"]["seed"] == cfg["train"]["seed"] == cfg["eval"]["seed"] == 4
     # preset values stay where not overridden; hyphenated spelling works too
-    assert cfg["train"]["steps"] == 80 and cfg["preset"] == "quick"
+    assert cfg["train"]["steps"] == 100 and cfg["preset"] == "quick"
     doc2 = dry_run(capsys, "--data.symbol-fraction", "0.75")
     assert doc2["config"]["data"]["symbol_fraction"] == 0.75
 
