@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from symtune import runtime
 from symtune.config import flatten, hashed
 from symtune.errors import SymtuneError
 from symtune.provenance import provenance, stable_hash, write_json_atomic
@@ -296,7 +297,13 @@ def _run_stages(cfg: RunConfig, out: Path, stop_after: str | None, overlap: list
             write_json_atomic(marker, {"stage": stage, "hash": hashes[stage], "seconds": seconds,
                                        "completed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
             state["timings"][stage] = seconds
-            _log(f"[{i}/{len(STAGES)}] {stage}: done in {seconds:.0f} s")
+            before, after = runtime.release_memory()  # the next stage's child processes need the RAM
+            if before and after:
+                state.setdefault("rss_gb_after_stage", {})[stage] = {"before_release": round(before / 1e9, 2),
+                                                                     "after_release": round(after / 1e9, 2)}
+            _log(f"[{i}/{len(STAGES)}] {stage}: done in {seconds:.0f} s"
+                 + (f" (process memory {before / 1e9:.1f} GB -> {after / 1e9:.1f} GB after release)"
+                    if before and after else ""))
         write_json_atomic(run_json, state)
         if stop_after == stage:
             break
