@@ -26,34 +26,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TASKS = ["bbc_sport_business", "bbc_topic3", "snips_7way", "snips_weather_music"]
-SETTINGS = ["instr+labels", "labels", "instr+symbols", "symbols"]
 
 
 def main(argv=None) -> dict:
+    from bounds import add_dev_args
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="gemma3-270m")
-    ap.add_argument("--dtype", default="auto", help="auto = bf16 on a CPU that computes it natively, else float32")
-    ap.add_argument("--limit", type=int, default=6, help="dev queries per task (x 4 settings)")
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--json", help="write the figures here")
+    add_dev_args(ap, model="gemma3-270m", limit=6)
     a = ap.parse_args(argv)
 
     import torch
 
-    from bounds import plain_forward_s
-    from symtune.eval.config import EvalConfig
-    from symtune.eval.runner import prepare
-    from symtune.eval.scoring import Request, Scorer
-    from symtune.hardware import resolve_config
+    from bounds import dev_requests, plain_forward_s
+    from symtune.eval.scoring import Scorer
     from symtune.models import load_model
     from symtune.provenance import provenance
 
-    cfg = EvalConfig(model=a.model, suite="icl", tasks=TASKS, split="dev", dev_limit=a.limit,
-                     dev_settings=SETTINGS, dtype=a.dtype, progress=False)
-    cfg, hw = resolve_config(cfg, "eval")
-    items, _, tok, encoder, max_len, path = prepare(cfg)
-    reqs = [Request(it.prompt, it.continuations) for it in items]
+    cfg, hw, reqs, tok, encoder, max_len, path = dev_requests(a.model, a.limit, a.dtype)
     model = load_model(path, dtype=cfg.dtype)
     torch.set_num_threads(os.cpu_count() or 1)
     packed = Scorer(model, tok, batch_size=a.batch_size, max_length=max_len)

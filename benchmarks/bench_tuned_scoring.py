@@ -26,9 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-TASKS = ["bbc_sport_business", "bbc_topic3", "snips_7way", "snips_weather_music"]
-SETTINGS = ["instr+labels", "labels", "instr+symbols", "symbols"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def merged(path: str, dtype: str, adapter: str | None):
@@ -46,29 +44,21 @@ def merged(path: str, dtype: str, adapter: str | None):
 
 
 def main(argv=None) -> dict:
+    from bounds import add_dev_args
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    add_dev_args(ap, model="smollm2-135m", limit=4)
     ap.add_argument("--adapter", default=None, help="a trained LoRA folder (default: a random rank-16 adapter)")
-    ap.add_argument("--dtype", default="auto", help="auto = bf16 on a CPU that computes it natively, else float32")
-    ap.add_argument("--limit", type=int, default=4, help="dev queries per task (x 4 settings)")
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args(argv)
 
     import torch
 
     import symtune.eval.scoring as scoring
-    from symtune.eval.config import EvalConfig
-    from symtune.eval.runner import prepare
-    from symtune.hardware import resolve_config
+    from bounds import dev_requests
     from symtune.models import load_model
     from symtune.provenance import provenance
 
-    cfg = EvalConfig(model=a.model, suite="icl", tasks=TASKS, split="dev", dev_limit=a.limit,
-                     dev_settings=SETTINGS, dtype=a.dtype, progress=False)
-    cfg, hw = resolve_config(cfg, "eval")
-    items, _, tok, _, max_len, path = prepare(cfg)
-    reqs = [scoring.Request(it.prompt, it.continuations) for it in items]
+    cfg, hw, reqs, tok, _, max_len, path = dev_requests(a.model, a.limit, a.dtype)
     torch.set_num_threads(os.cpu_count() or 1)
     fix = scoring._contiguous_lm_head_input
     times, res = {}, {}
