@@ -5,8 +5,8 @@
 
 `symtune run` trains in its own process and then evaluates the tuned model in child processes
 (data-parallel). Whatever the training stage leaves resident in the parent is memory those children
-do not get: on the 24 GB reference machine the parent kept ~11 GB after Gemma-3-270M's training and
-the two evaluation processes ran at 1.0 prompt/s against 6.5 for the base evaluation (paging).
+do not get: on the 24 GB reference machine the parent kept 10.7-11.4 GB after training (the slow
+tuned evaluations seen then had another main cause, fixed in the scorer: bench_tuned_scoring.py).
 After each stage the pipeline collects garbage and calls glibc's malloc_trim
 (`symtune.runtime.release_memory`) and records the process RSS before and after in run.json
 (`rss_gb_after_stage`). This runs `symtune run --stop-after train` in a fresh process, with a tiny base

@@ -146,8 +146,8 @@ def release_memory() -> tuple[int | None, int | None]:
     """Collect garbage and hand freed heap pages back to the OS; returns RSS (bytes) before and after.
 
     `symtune run` trains in its own process, then evaluates in child processes: glibc keeps the freed
-    training heap (about 10 GB at batch 8 x 384 tokens), and on a 24 GB machine Gemma's two evaluation
-    processes then ran 6x slower, paging. malloc_trim returns it; elsewhere (macOS, musl) it is skipped."""
+    training heap (10.7 GB after the demo's training), memory the evaluation children then lack on a 24 GB
+    machine. malloc_trim returns it (1.2 GB left in the demo); elsewhere (macOS, musl) it is skipped."""
     import gc
 
     before = rss_bytes()
