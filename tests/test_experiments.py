@@ -73,3 +73,33 @@ def test_issue21_arm_uses_the_issue21_dev_protocol(path, tmp_path):
 
         assert {k: v for k, v in hashed(cfg.eval).items() if k != "model"} == \
             {k: v for k, v in hashed(ref.eval).items() if k != "model"}
+
+
+QUEUES = sorted((Path(__file__).parent.parent / "experiments").rglob("queue*.txt"))
+
+
+@pytest.mark.parametrize("path", QUEUES, ids=[str(p.relative_to(p.parents[1])) for p in QUEUES])
+def test_queue_lines_parse_and_resolve(path):
+    """experiments/**/queue*.txt: a queue runs unattended for hours, so a typo in a flag or a config path must
+    fail here, not three arms in. Every `symtune run` line parses and resolves; every script exists."""
+    import shlex
+
+    from symtune.cli import build_parser
+    from symtune.commands.run import resolve
+
+    root = Path(__file__).parent.parent
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    assert lines, f"{path} holds no command"
+    parser = build_parser()
+    for line in lines:
+        for part in line.split("&&"):  # a line may chain steps: run, copy a stage folder, run again
+            argv = shlex.split(part)
+            if argv[0].endswith("/symtune"):
+                args = parser.parse_args(argv[1:])
+                assert args.verb == "run", part
+                assert args.config is None or (root / args.config).is_file(), part
+                resolve(args)
+            elif argv[0].endswith("/python"):
+                assert (root / argv[1]).is_file(), part
+            else:
+                assert argv[0] in {"cp", "rm", "mkdir", "mv"}, part
