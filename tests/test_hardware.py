@@ -184,3 +184,52 @@ def test_gpu_check_script_runs_end_to_end_on_the_cpu(tmp_path, bundled_model_dir
     assert tr["train_tokens_per_s"] > 0 and tr["train_vs_bound"] > 0
     assert ("PASS" if doc["pass"] else "FAIL") in r.stdout.splitlines()[-1]
     assert r.returncode == (0 if doc["pass"] else 1)
+
+
+class _FakeCpu:
+    def __init__(self, avx512_bf16, amx):
+        self._is_avx512_bf16_supported = lambda: avx512_bf16
+        self._is_amx_tile_supported = lambda: amx
+
+
+@pytest.mark.parametrize("machine_name, avx512_bf16, amx, onednn, native", [
+    ("x86_64", False, False, True, False),  # plain AVX-512 (Skylake-SP..Ice Lake): oneDNN says yes, it converts
+    ("x86_64", True, False, True, True),    # AVX512-BF16 (Cooper Lake, Zen 4)
+    ("x86_64", False, True, True, True),    # AMX (Sapphire Rapids and later)
+    ("x86_64", False, False, False, False),  # AVX2 only
+    ("aarch64", False, False, True, True),   # ARM: oneDNN's answer
+    ("aarch64", False, False, False, False),
+])
+def test_cpu_bf16_native_needs_the_instructions_on_x86(monkeypatch, machine_name, avx512_bf16, amx, onednn, native):
+    import platform
+
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: machine_name)
+    monkeypatch.setattr(torch, "cpu", _FakeCpu(avx512_bf16, amx))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn, raising=False)
+    assert hardware.cpu_bf16_native() is native
+
+
+def test_cpu_bf16_native_falls_back_to_cpuinfo_flags(monkeypatch):
+    import platform
+
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch, "cpu", object())  # a torch without the private ISA queries
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    assert hardware.cpu_bf16_native() is False
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert hardware.cpu_bf16_native() is True
+
+
+def test_cpu_bf16_native_agrees_with_this_machines_cpuinfo():
+    """On the machine running the tests (its class changes between sessions): torch's ISA query and the
+    kernel's flags give the same answer, so `dtype: auto` picks bf16 exactly where the instructions exist."""
+    import platform
+
+    flags = hardware.cpu_flags()
+    if platform.machine().lower() not in hardware.X86 or not flags:
+        pytest.skip("not a Linux x86 machine")
+    assert hardware.cpu_bf16_native() == bool(flags & {"avx512_bf16", "amx_bf16"})

@@ -3,8 +3,8 @@
     symtune eval --device auto --dtype auto      # the defaults of every stage, preset and `symtune run`
 
 device auto: cuda, then mps, then cpu.
-dtype auto: bfloat16 where the device computes it natively (a CUDA GPU with bf16; a CPU where oneDNN
-reports native bf16, i.e. AVX512-BF16 or AMX), float16 for evaluation on a CUDA GPU without bf16,
+dtype auto: bfloat16 where the device computes it natively (a CUDA GPU with bf16; an x86 CPU with
+AVX512-BF16 or AMX, not plain AVX-512; an ARM CPU where oneDNN reports bf16), float16 for evaluation on a CUDA GPU without bf16,
 float32 otherwise. On a CPU without native bf16 a bf16 matmul is emulated and ~30-45x slower than
 fp32 (benchmarks/bench_eval_layout.py prints the CPU class), so asking for it explicitly still works but
 warns.
@@ -52,10 +52,36 @@ def mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+X86 = ("x86_64", "amd64", "i386", "i686", "x86")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (Linux); empty where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def cpu_bf16_native() -> bool:
-    """True when oneDNN computes bf16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
+    """True when this CPU has bf16 matmul instructions: AVX512-BF16 or AMX on x86.
+
+    oneDNN's own check (`_is_mkldnn_bf16_supported`) also says yes on plain AVX-512 (Skylake-SP to Ice Lake
+    Xeons), where it converts bf16 to fp32 and a matmul ran 3x slower than fp32 (2026-12-04, README), so on
+    x86 the instructions decide. Elsewhere (aarch64) oneDNN's check is the answer."""
+    import platform
+
     import torch
 
+    if platform.machine().lower() in X86:
+        cpu = torch.cpu
+        if hasattr(cpu, "_is_avx512_bf16_supported") and hasattr(cpu, "_is_amx_tile_supported"):
+            return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN: nothing native to use
