@@ -4,8 +4,8 @@
 
 device auto: cuda, then mps, then cpu.
 dtype auto: bfloat16 where the device computes it natively (a CUDA GPU with bf16; an x86 CPU with
-AVX512-BF16 or AMX, not plain AVX-512; an ARM CPU where oneDNN reports bf16), float16 for evaluation on a CUDA GPU without bf16,
-float32 otherwise. On a CPU without native bf16 a bf16 matmul is emulated and ~30-45x slower than
+AVX512-BF16 or AMX, not plain AVX-512; an ARM CPU where oneDNN reports bf16), float16 for evaluation on a
+CUDA GPU without bf16, float32 otherwise. On a CPU without native bf16 a bf16 matmul is emulated and ~30-45x slower than
 fp32 (benchmarks/bench_eval_layout.py prints the CPU class), so asking for it explicitly still works but
 warns.
 
@@ -71,8 +71,8 @@ def cpu_bf16_native() -> bool:
     """True when this CPU has bf16 matmul instructions: AVX512-BF16 or AMX on x86.
 
     oneDNN's own check (`_is_mkldnn_bf16_supported`) also says yes on plain AVX-512 (Skylake-SP to Ice Lake
-    Xeons), where it converts bf16 to fp32 and a matmul ran 3x slower than fp32 (2026-12-04, README), so on
-    x86 the instructions decide. Elsewhere (aarch64) oneDNN's check is the answer."""
+    Xeons), where it converts bf16 to fp32 and the scorer ran 3.8x slower than in fp32 (docs/EVALUATION.md),
+    so on x86 the instructions decide. Elsewhere (aarch64) oneDNN's check is the answer."""
     import platform
 
     import torch
