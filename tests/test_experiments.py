@@ -103,3 +103,24 @@ def test_queue_lines_parse_and_resolve(path):
                 assert (root / argv[1]).is_file(), part
             else:
                 assert argv[0] in {"cp", "rm", "mkdir", "mv"}, part
+
+
+def test_queue_runner_runs_each_line_once_and_survives_stdin_readers(tmp_path):
+    """experiments/queue.sh: every line runs once, a failed line does not stop the queue (and its exit code is
+    logged), a rerun skips finished lines, a command that reads stdin cannot swallow the lines after it, and
+    a last line without a newline runs."""
+    import subprocess
+
+    script = Path(__file__).parent.parent / "experiments" / "queue.sh"
+    q = tmp_path / "q.txt"
+    lines = ["# a comment", "cat > /dev/null; echo one >> log", "", "false", "echo two >> log", "echo three >> log"]
+    q.write_text("\n".join(lines), encoding="utf-8")  # no newline after the last line
+    r = subprocess.run(["bash", str(script), str(q)], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "log").read_text().split() == ["one", "two", "three"]
+    assert "FAILED (1): false" in r.stdout
+    subprocess.run(["bash", str(script), str(q)], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert (tmp_path / "log").read_text().split() == ["one", "two", "three"]  # finished lines skipped, not rerun
+    bad = subprocess.run(["bash", str(script), str(tmp_path / "missing.txt")], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "missing.txt" in bad.stderr and "usage" in bad.stderr
