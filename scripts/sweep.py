@@ -12,6 +12,9 @@ setting and for flipped labels, base, tuned, delta and the 95% interval in docs/
 entry per arm, replaced when added again), with the split and the training minutes when known. The JSON
 is committed, so later sessions extend the same table without the run folders; the arm's small files
 (results.json, report, logs, plots; never weights or samples) are copied to docs/results/<arm>/.
+Each entry records the dtype and device its evaluations ran in, and `vs` refuses two runs that were not
+evaluated alike (dtype, device, split, tasks, seeds, settings...): a bf16 arm against an fp32 control
+would mix the dtype into the contrast (`--allow-mismatch` compares anyway and says so).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def add(arm: str, run: str, note: str = "") -> dict:
     r = load_run(run)
     if r.base is None or r.tuned is None:
         sys.exit(f"{run}: needs eval_base and eval_tuned")
-    entry: dict = {"run": run, "note": note, "split": split_of(r.tuned), "settings": {}}
+    entry: dict = {"run": run, "note": note, "split": split_of(r.tuned), "dtype": r.tuned.doc.get("dtype"),
+                   "device": r.tuned.doc.get("device"), "settings": {}}
     for suite, setting in SETTINGS:
         c = compare(r, suite, setting)
         if c.delta is None:
@@ -78,18 +82,40 @@ def add(arm: str, run: str, note: str = "") -> dict:
 VS_SETTINGS = SETTINGS + [("algorithmic", "list_functions"), ("algorithmic", "simp_turing_concept")]
 
 
-def vs(run_a: str, run_b: str) -> dict:
+# Evaluation config fields that may differ between two runs of one contrast: what is compared (the adapter
+# and its scale) and how the work was spread (batching, processes, threads, progress), never what is scored.
+RUN_ONLY = {"adapter", "adapter_scale", "model", "batch_size", "threads", "processes", "chunk_size", "force",
+            "progress"}
+
+
+def mismatches(doc_a: dict, doc_b: dict) -> list[str]:
+    """'field: A vs B' for every way two tuned evaluations (results.json) were not run alike: the resolved
+    dtype and device, then the evaluation config outside RUN_ONLY (split, tasks, seed, settings, k, ...)."""
+    out = [f"{k}: {doc_a.get(k)} vs {doc_b.get(k)}" for k in ("dtype", "device") if doc_a.get(k) != doc_b.get(k)]
+    ca, cb = doc_a.get("config") or {}, doc_b.get("config") or {}
+    out += [f"eval.{k}: {ca.get(k)} vs {cb.get(k)}" for k in sorted(set(ca) | set(cb))
+            if k not in RUN_ONLY and ca.get(k) != cb.get(k)]
+    return out
+
+
+def vs(run_a: str, run_b: str, allow_mismatch: bool = False) -> dict:
     """Tuned A against tuned B, per setting, with the same paired cluster-bootstrap interval the report
     uses for tuned - base: does the symbol-tuned run beat its control on the same queries? Both runs must
-    have scored the same prompts (same evaluation config and eval seed), else the interval is unpaired."""
+    have scored the same prompts in the same dtype on the same device; otherwise this exits naming the
+    first difference, or with allow_mismatch compares anyway and lists them under "mismatch"."""
     from symtune.report.analysis import compare
     from symtune.report.load import Run, load_run
 
     a, b = load_run(run_a), load_run(run_b)
     if a.tuned is None or b.tuned is None:
         sys.exit(f"{run_a if a.tuned is None else run_b}: needs eval_tuned")
+    diff = mismatches(a.tuned.doc, b.tuned.doc)
+    if diff and not allow_mismatch:
+        sys.exit(f"sweep.py vs: {run_a} and {run_b} were not evaluated alike ({diff[0]}"
+                 f"{f', and {len(diff) - 1} more' if len(diff) > 1 else ''}), so their difference is not "
+                 "the tuning's alone; compare runs of one evaluation, dtype and device, or pass --allow-mismatch")
     pair = Run(path=Path(run_a), label=f"{a.label} - {b.label}", base=b.tuned, tuned=a.tuned)
-    out = {}
+    out = {"mismatch": diff} if diff else {}
     for suite, setting in VS_SETTINGS:
         c = compare(pair, suite, setting)
         if c.delta is None:
@@ -129,12 +155,14 @@ def _fmt(s: dict | None) -> str:
 
 
 def table() -> str:
-    rows = ["| arm | split | labels Δ | symbols Δ | flipped Δ | steps | train min | note |",
-            "|---|---|---:|---:|---:|---:|---:|---|"]
+    rows = ["| arm | split | dtype, device | labels Δ | symbols Δ | flipped Δ | steps | train min | note |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for arm, e in _load().items():
         s = e["settings"]
-        rows.append(f"| {arm} | {e.get('split')} | {_fmt(s.get('labels'))} | {_fmt(s.get('symbols'))} | "
-                    f"{_fmt(s.get('flipped'))} | {e.get('steps', '')} | {e.get('train_minutes', '')}{' (est.)' if e.get('train_minutes_estimated') else ''} | {e.get('note', '')} |")
+        est = " (est.)" if e.get("train_minutes_estimated") else ""
+        rows.append(f"| {arm} | {e.get('split')} | {e.get('dtype', '?')}, {e.get('device', '?')} | "
+                    f"{_fmt(s.get('labels'))} | {_fmt(s.get('symbols'))} | {_fmt(s.get('flipped'))} | "
+                    f"{e.get('steps', '')} | {e.get('train_minutes', '')}{est} | {e.get('note', '')} |")
     return "\n".join(rows)
 
 
@@ -166,10 +194,13 @@ def plot(split: str = "dev") -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    pts = [(arm, e["settings"]["labels"], e["settings"]["symbols"]) for arm, e in _load().items()
-           if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]]
-    if not pts:
+    arms = {arm: e for arm, e in _load().items()
+            if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]}
+    if not arms:
         sys.exit(f"{SWEEP}: no arm on the {split} split with labels and symbols; add one with `sweep.py add`")
+    if len({(e.get("dtype"), e.get("device")) for e in arms.values()}) > 1:  # say which rows ran how
+        arms = {f"{arm} ({e.get('dtype')}, {e.get('device')})": e for arm, e in arms.items()}
+    pts = [(arm, e["settings"]["labels"], e["settings"]["symbols"]) for arm, e in arms.items()]
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -207,13 +238,18 @@ def main() -> None:
     v = sub.add_parser("vs")
     v.add_argument("run_a")
     v.add_argument("run_b")
+    v.add_argument("--allow-mismatch", action="store_true",
+                   help="compare runs evaluated differently (dtype, device, split, ...) anyway; the output lists how")
     pl = sub.add_parser("plot")
     pl.add_argument("--split", default="dev")
     args = p.parse_args()
     if args.cmd == "add":
         print(json.dumps(add(args.arm, args.run, args.note), indent=1))
     elif args.cmd == "vs":
-        for setting, e in vs(args.run_a, args.run_b).items():
+        out = vs(args.run_a, args.run_b, args.allow_mismatch)
+        for line in out.pop("mismatch", []):
+            print(f"NOT ALIKE (--allow-mismatch): {line}")
+        for setting, e in out.items():
             print(f"{setting:20s} A {e['a']:5.1f}  B {e['b']:5.1f}  A-B {_fmt(e)}  ({e['method']})")
     elif args.cmd == "table":
         print(table())

@@ -32,9 +32,13 @@ def test_table_and_plot_from_the_json(sweep):
             e["train_minutes"], e["train_minutes_estimated"] = minutes, est
         return e
 
-    sweep.SWEEP.write_text(json.dumps({"a": arm(-12.9, 6.8, 37.0), "b": arm(-4.3, 10.4, 22.6, True),
-                                       "c": arm(-2.0, 5.0)}))
+    entries = {"a": arm(-12.9, 6.8, 37.0), "b": arm(-4.3, 10.4, 22.6, True), "c": arm(-2.0, 5.0)}
+    for e in entries.values():
+        e["dtype"], e["device"] = "bfloat16", "cpu"
+    entries["c"]["dtype"] = "float32"
+    sweep.SWEEP.write_text(json.dumps(entries))
     rows = sweep.table().splitlines()
+    assert any(r.startswith("| c ") and "| float32, cpu |" in r for r in rows), rows
     assert any(r.startswith("| b ") and "22.6 (est.)" in r and "-4.3 [-9.3, +0.7]" in r for r in rows), rows
     assert any(r.startswith("| a ") and "| 37.0 |" in r for r in rows), rows
     out = sweep.plot()
@@ -61,3 +65,25 @@ def test_vs_compares_two_tuned_runs_on_the_same_queries(sweep, report_runs):
         assert d[s]["method"] != "clustered"
     with pytest.raises(SystemExit, match="needs eval_tuned"):
         sweep.vs(str(st), str(partial))
+
+
+def test_vs_refuses_runs_not_evaluated_alike(sweep, report_runs, tmp_path):
+    """A bf16 run against an fp32 control (or another eval seed) would mix that into the contrast: vs exits
+    with a line naming the difference; --allow-mismatch compares anyway and lists every difference."""
+    import shutil
+
+    st = report_runs[0]
+    other = tmp_path / "other_run"
+    shutil.copytree(st, other)
+    res = other / "eval_tuned" / "results.json"
+    doc = json.loads(res.read_text())
+    doc["dtype"] = "float32" if doc["dtype"] != "float32" else "bfloat16"
+    doc["config"]["seed"] += 1
+    doc["config"]["batch_size"] = 3  # how the work was batched is not a difference in what was scored
+    res.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit, match=r"not evaluated alike \(dtype: .* vs .*, and 1 more\).*--allow-mismatch"):
+        sweep.vs(str(st), str(other))
+    out = sweep.vs(str(st), str(other), allow_mismatch=True)
+    assert len(out.pop("mismatch")) == 2 and out["symbols"]["delta"] is not None
+    assert sweep.mismatches(doc, doc) == []
+    assert "mismatch" not in sweep.vs(str(st), str(st))
