@@ -29,7 +29,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 setup: $(STAMP)
 	$(BIN)/symtune prepare-model
 
-# quick where the machine computes bf16 natively (or has a GPU), quick-fp32 on a CPU without it (README)
+# quick with native bf16, a GPU or AVX-512 (fp32 there); quick-fp32 (40 steps) on an AVX2-only CPU (README)
 demo: setup
 	$(BIN)/symtune run --preset $$($(BIN)/symtune hardware --demo-preset) --out runs/demo --force
 

@@ -233,3 +233,27 @@ def test_cpu_bf16_native_agrees_with_this_machines_cpuinfo():
     if platform.machine().lower() not in hardware.X86 or not flags:
         pytest.skip("not a Linux x86 machine")
     assert hardware.cpu_bf16_native() == bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+@pytest.mark.parametrize("caps, isa, preset", [
+    (dict(cpu_bf16=True), "AVX512", "quick"),                   # AMX / AVX512-BF16: bf16, 100 steps
+    (dict(cpu_bf16=False), "AVX512", "quick"),                  # plain AVX-512: fp32, 100 steps (~44 min)
+    (dict(cpu_bf16=False), "AVX2", "quick-fp32"),               # AVX2 only: fp32, 40 steps
+    (dict(cpu_bf16=False), "DEFAULT", "quick-fp32"),            # aarch64 without bf16, or no vector ISA
+    (dict(cuda=True, cuda_bf16=True), "AVX2", "quick"),         # a GPU, whatever the CPU
+])
+def test_demo_preset_per_machine_class(monkeypatch, caps, isa, preset):
+    import torch
+
+    machine(monkeypatch, **caps)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: isa)
+    assert hardware.demo_preset(hardware.resolve("auto", "auto", "eval")) == preset
+
+
+def test_demo_preset_names_a_preset_on_this_machine(capsys):
+    """`symtune hardware --demo-preset` prints only a preset name that `make demo` can pass to --preset."""
+    from symtune.cli import main
+    from symtune.run_config import PRESETS
+
+    assert main(["hardware", "--demo-preset"]) == 0
+    assert capsys.readouterr().out.strip() in PRESETS

@@ -9,7 +9,7 @@ Settings come from a preset, then --config YAML (nested: data:, train:, eval:), 
 line, where every stage field has a dotted name (--train.lr, --eval.limit, --data.symbol_fraction).
 
   symtune run --preset quick --out runs/demo          # what `make demo` runs with native bf16 (<= 30 min, 2 cores)
-  symtune run --preset quick-fp32 --out runs/demo     # what it runs on a CPU without native bf16 (symtune hardware)
+  symtune run --preset quick-fp32 --out runs/demo     # what it runs on an AVX2-only CPU (symtune hardware)
   symtune run --preset default --out runs/default     # the recommended CPU study
   symtune run --preset quick --train.lr 1e-4 --eval.limit 50 --data.symbol_fraction 0.75 --out runs/x
   symtune run --preset quick --control natural-labels --out runs/demo-control
