@@ -214,7 +214,7 @@ CPU_PROCESSES = {"bfloat16": 2, "float32": 2, "float16": 1}
 
 def demo_preset(hw: Hardware) -> str:
     """The preset `make demo` runs here (README's table per CPU class): `quick` (100 steps) in bf16 where it is
-    native or on a GPU, and in fp32 on an AVX-512 CPU (2-core Xeon: ~44 min); `quick-fp32` (40 steps, the
+    native or on a GPU, and in fp32 on an AVX-512 CPU (2-core Xeon: 47 min); `quick-fp32` (40 steps, the
     same evaluation) on a CPU with neither, whose fp32 evaluations took 1.6x the AVX-512 Xeon's (2-core
     AVX2 EPYC), so 100 steps there would bring the demo to about an hour."""
     import torch
