@@ -7,13 +7,13 @@
 set -u
 list="${1:-}"
 if [[ -z "$list" || ! -f "$list" ]]; then
-  echo "queue.sh: give a queue file that exists (got '${list}'); usage: experiments/queue.sh experiments/i21/queue12.txt" >&2
+  echo "queue.sh: give a queue file that exists (got '${list}'); usage: experiments/queue.sh experiments/i21/queue13.txt" >&2
   exit 2
 fi
 done_file="runs/queue.done"
 mkdir -p runs
 touch "$done_file"
-while IFS= read -r cmd || [[ -n "$cmd" ]]; do  # the second test: a last line with no newline
+while IFS= read -r cmd || [[ -n "$cmd" ]]; do  # the -n test: a last line without a newline still runs
   [[ -z "${cmd// }" || "$cmd" == \#* ]] && continue
   if grep -qxF -- "$cmd" "$done_file"; then echo "[queue] skip (done): $cmd"; continue; fi
   echo "[queue] $(date -u +%FT%TZ) start: $cmd"
