@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/bench_train.py --batch 4 --seq 256 --steps 2 --methods lora --dtypes bfloat16
     .venv/bin/python benchmarks/bench_train.py --rows quick --steps 4 --methods lora --dtypes float32 \
         --no-low-memory --grad-ckpt-modes off,on     # the demo's own rows: checkpointing off vs on
+    .venv/bin/python benchmarks/bench_train.py --rows quick --seq 384 --steps 3 --methods lora --dtypes float32 \
+        --no-low-memory --grad-ckpt-modes off --lora-dropouts 0.05,0   # what LoRA's input dropout costs
 
 For every (method, dtype) it runs, each in a fresh process so peak RSS is its own:
 - trainer: `symtune.train.run_training` (HF Trainer + PEFT, label loss, no checkpoints) for warmup+steps
@@ -87,7 +89,8 @@ def child(a) -> dict:
             cfg = TrainConfig(model=path, data=str(data), out=str(Path(d) / "out"), method=a.method, dtype=a.dtype,
                               steps=a.warmup + a.steps, batch_size=a.batch, max_length=a.seq, save_every=0,
                               warmup_steps=0, gradient_checkpointing=a.grad_ckpt, threads=a.threads,
-                              low_memory=a.low_memory)  # the older figures in docs/TRAINING.md use it
+                              low_memory=a.low_memory,  # the older figures in docs/TRAINING.md use it
+                              lora_dropout=a.lora_dropout)
             run_training(cfg, quiet=True)
             log = [json.loads(x) for x in (Path(d) / "out" / "log.jsonl").read_text().splitlines()]
         steps = [r for r in log if "loss" in r][a.warmup:]
@@ -114,7 +117,7 @@ def child(a) -> dict:
             from peft import LoraConfig, get_peft_model
 
             model = get_peft_model(model, LoraConfig(
-                r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+                r=16, lora_alpha=32, lora_dropout=a.lora_dropout, task_type="CAUSAL_LM",
                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
         if a.grad_ckpt:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -162,6 +165,9 @@ def main():
     p.add_argument("--rows", default=None, help="train on this preset's own tuning rows (e.g. quick) instead of "
                    "fixed-length synthetic rows; --seq is then the token limit")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--lora-dropouts", default="0.05", help="LoRA dropout values to measure, comma-separated "
+                   "(0.05 = the presets'; 0 lets PEFT skip the copy of each adapted input)")
+    p.add_argument("--lora-dropout", type=float, default=0.05, help=argparse.SUPPRESS)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     p.add_argument("--method", default=None, help=argparse.SUPPRESS)
@@ -180,26 +186,31 @@ def main():
           f"cpu count {os.cpu_count()}, {describe_cpu()}, low_memory {a.low_memory}", flush=True)
     results = []
     modes = [m == "on" for m in a.grad_ckpt_modes.split(",")] if a.grad_ckpt_modes else [a.grad_ckpt]
-    for method, dtype, ckpt in [(m, d, c) for m in a.methods.split(",") for d in a.dtypes.split(",") for c in modes]:
+    drops = [float(x) for x in a.lora_dropouts.split(",")]
+    grid = [(m, d, c, p) for m in a.methods.split(",") for d in a.dtypes.split(",") for c in modes
+            for p in (drops if m == "lora" else [None])]
+    for method, dtype, ckpt, drop in grid:
         row = {}
         for mode in ("trainer", "bound"):
             cmd = [sys.executable, __file__, "--mode", mode, "--method", method, "--dtype", dtype,
                    "--model", a.model, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps),
                    "--warmup", str(a.warmup), "--threads", str(a.threads),
                    "--low-memory" if a.low_memory else "--no-low-memory"] + (
-                       ["--rows", a.rows] if a.rows else []) + (["--grad-ckpt"] if ckpt else ["--no-grad-ckpt"])
+                       ["--rows", a.rows] if a.rows else []) + (["--grad-ckpt"] if ckpt else ["--no-grad-ckpt"]) + (
+                       ["--lora-dropout", str(drop)] if drop is not None else [])
             r = subprocess.run(cmd, capture_output=True, text=True)
             line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(f"{method} {dtype} {mode}: failed\n{r.stderr[-2000:]}", flush=True)
                 continue
-            row[mode] = json.loads(line[7:])
+            row[mode] = json.loads(line[7:]) | ({"lora_dropout": drop} if drop is not None else {})
             results.append(row[mode])
             print("  " + json.dumps(row[mode]), flush=True)
         if "trainer" in row and "bound" in row:
             t, b = row["trainer"], row["bound"]
             limit = 4.0 if method == "lora" else 8.0
-            print(f"{method:4s} {dtype:8s} ckpt {'on ' if ckpt else 'off'}  trainer {t['s_per_step']:7.2f} s/step {t['tokens_per_s']:7.1f} tok/s "
+            tag = f" dropout {drop:g}" if drop is not None else ""
+            print(f"{method:4s}{tag} {dtype:8s} ckpt {'on ' if ckpt else 'off'}  trainer {t['s_per_step']:7.2f} s/step {t['tokens_per_s']:7.1f} tok/s "
                   f"peak {t['peak_rss_gb']:5.2f} GB | bound {b['s_per_step']:7.2f} s/step "
                   f"{b['tokens_per_s']:7.1f} tok/s peak {b['peak_rss_gb']:5.2f} GB | bound/trainer tok/s "
                   f"{b['tokens_per_s'] / t['tokens_per_s']:.2f}x (target <= 1.3x), memory target < {limit:.0f} GB: "
