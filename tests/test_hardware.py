@@ -211,6 +211,45 @@ def test_cpu_bf16_native_needs_the_instructions_on_x86(monkeypatch, machine_name
     assert hardware.cpu_bf16_native() is native
 
 
+@pytest.mark.parametrize("machine_name, avx512_bf16, amx, kind", [
+    ("x86_64", False, False, ""),             # plain AVX-512 or AVX2
+    ("x86_64", True, False, "AVX512-BF16"),   # Cooper Lake, Zen 4: ~2x the AMX class's evaluation time
+    ("x86_64", True, True, "AMX"),            # Sapphire Rapids and later have both; AMX is what runs
+    ("aarch64", True, True, ""),              # not x86: no such instructions to name
+])
+def test_cpu_bf16_kind_names_the_instructions(monkeypatch, machine_name, avx512_bf16, amx, kind):
+    import platform
+
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: machine_name)
+    monkeypatch.setattr(torch, "cpu", _FakeCpu(avx512_bf16, amx))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert hardware.cpu_bf16_kind() == kind
+    if kind:  # what results.json records as the dtype's reason names the instructions that ran
+        assert hardware.resolve("cpu", "auto", "eval").reason.endswith(f"natively ({kind})")
+    described = hardware.describe_cpu()
+    if machine_name == "x86_64" and not kind:
+        assert described.endswith("native bf16: no (emulated)")
+    else:
+        assert described.endswith("native bf16: yes" + (f" ({kind})" if kind else ""))
+
+
+def test_cpu_bf16_kind_falls_back_to_cpuinfo_flags(monkeypatch):
+    import platform
+
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch, "cpu", object())
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+    assert hardware.cpu_bf16_kind() == "AMX"
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert hardware.cpu_bf16_kind() == "AVX512-BF16"
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
+    assert hardware.cpu_bf16_kind() == ""
+
+
 def test_cpu_bf16_native_falls_back_to_cpuinfo_flags(monkeypatch):
     import platform
 
@@ -233,6 +272,7 @@ def test_cpu_bf16_native_agrees_with_this_machines_cpuinfo():
     if platform.machine().lower() not in hardware.X86 or not flags:
         pytest.skip("not a Linux x86 machine")
     assert hardware.cpu_bf16_native() == bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert hardware.cpu_bf16_kind() == ("AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "")
 
 
 @pytest.mark.parametrize("caps, isa, preset", [

@@ -97,12 +97,35 @@ def cpu_fp16_native() -> bool:
         return False
 
 
+def cpu_bf16_kind() -> str:
+    """Which bf16 instructions an x86 CPU has: "AMX", "AVX512-BF16" or "" (none, or not x86). They are worth
+    naming apart: on 2 cores the same dev evaluation took ~10-13 min with AMX and 24 min with AVX512-BF16
+    alone (AMD EPYC, docs/RESULTS.md), so "native bf16" does not tell a user how long a run takes."""
+    import platform
+
+    import torch
+
+    if platform.machine().lower() not in X86:
+        return ""
+    cpu = torch.cpu
+    if hasattr(cpu, "_is_avx512_bf16_supported") and hasattr(cpu, "_is_amx_tile_supported"):
+        amx, avx512_bf16 = bool(cpu._is_amx_tile_supported()), bool(cpu._is_avx512_bf16_supported())
+    else:
+        flags = cpu_flags()
+        amx, avx512_bf16 = "amx_bf16" in flags, "avx512_bf16" in flags
+    return "AMX" if amx else "AVX512-BF16" if avx512_bf16 else ""
+
+
 def describe_cpu() -> str:
-    """One phrase naming the CPU class for benchmark headers: the ISA torch dispatches to and native bf16."""
+    """One phrase naming the CPU class for benchmark headers: the ISA torch dispatches to, native bf16 and,
+    on x86, which instructions give it."""
     import torch
 
     isa = torch.backends.cpu.get_cpu_capability()
-    return f"CPU {isa}, native bf16: {'yes' if cpu_bf16_native() else 'no (emulated)'}"
+    if not cpu_bf16_native():
+        return f"CPU {isa}, native bf16: no (emulated)"
+    kind = cpu_bf16_kind()
+    return f"CPU {isa}, native bf16: yes" + (f" ({kind})" if kind else "")
 
 
 # -- resolution -------------------------------------------------------------------------------------------------
@@ -145,7 +168,7 @@ def _auto_dtype(device: str, purpose: str) -> tuple[str, str]:
     if device == "mps":
         return "float32", "auto: fp32 on Apple MPS"
     if cpu_bf16_native():
-        return "bfloat16", "auto: this CPU computes bf16 natively (AVX512-BF16 or AMX)"
+        return "bfloat16", f"auto: this CPU computes bf16 natively ({cpu_bf16_kind() or 'oneDNN reports bf16'})"
     return "float32", "auto: this CPU has no native bf16 (no AVX512-BF16 or AMX), so fp32"
 
 
