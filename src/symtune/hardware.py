@@ -78,10 +78,7 @@ def cpu_bf16_native() -> bool:
     import torch
 
     if platform.machine().lower() in X86:
-        cpu = torch.cpu
-        if hasattr(cpu, "_is_avx512_bf16_supported") and hasattr(cpu, "_is_amx_tile_supported"):
-            return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
-        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+        return bool(cpu_bf16_kind())
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN: nothing native to use
