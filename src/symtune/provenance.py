@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from symtune.errors import SymtuneError
+from symtune.runtime import check_interrupted
 
 _PACKAGES = ("symtune", "torch", "transformers", "peft", "accelerate", "datasets", "tokenizers", "numpy")
 
@@ -121,6 +122,7 @@ def _atomic_write(path: Path, write, binary: bool = False) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        check_interrupted()  # never commit a file after Ctrl-C / SIGTERM, even if its exception was lost
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -148,6 +150,7 @@ def atomic_folder(path: str | Path, keep_existing: bool = False):
     try:
         yield tmp
         os.chmod(tmp, 0o755)  # mkdtemp creates 0700; outputs are meant to be shared
+        check_interrupted()
         if keep_existing:
             if path.exists():
                 return

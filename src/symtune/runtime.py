@@ -38,23 +38,64 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = 128 + int(signum)
 
 
-def _on_sigterm(signum, frame):
-    raise Interrupted(signum)
+_pending: int | None = None  # the signal that arrived during this command, until the command ends
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _in_finalizer(frame) -> bool:
+    """True when the signal arrived inside a __del__: Python prints and drops an exception raised there."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_signal(signum, frame):
+    global _pending
+    _pending = signum
+    if not _in_finalizer(frame):  # there, raising would be swallowed: check_interrupted() raises it later
+        raise Interrupted(signum)
+
+
+def check_interrupted() -> None:
+    """Raise Interrupted if Ctrl-C or SIGTERM arrived and its exception has not stopped the work.
+
+    The handler raises where the signal lands, but an exception raised in a finalizer (a __del__ running
+    during garbage collection) or caught by library code is lost; loops and atomic commits call this so
+    such a signal still stops the command before it writes anything more."""
+    if _pending is not None:
+        raise Interrupted(_pending)
+
+
+def pending_exit_code() -> int | None:
+    """128 + the signal that arrived during this command, or None."""
+    return None if _pending is None else 128 + int(_pending)
 
 
 def install_signal_handlers():
-    """SIGTERM raises Interrupted like Ctrl-C does, so stages stop through the same path.
+    """Ctrl-C and SIGTERM raise Interrupted (a KeyboardInterrupt), so stages stop through one path.
 
-    Returns the previous handler (give it to `restore_signal_handlers`)."""
+    Returns the previous handlers (give them to `restore_signal_handlers`). The outermost call starts
+    the command with no signal pending."""
+    global _pending
     try:
-        return signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = {s: signal.signal(s, _on_signal) for s in SIGNALS}
     except ValueError:  # not the main thread (e.g. a test runner's worker): leave it alone
         return None
+    if previous[signal.SIGTERM] is not _on_signal:
+        _pending = None
+    return previous
 
 
 def restore_signal_handlers(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+    global _pending
+    if previous is None:
+        return
+    for s, handler in previous.items():
+        signal.signal(s, handler)
+    if previous[signal.SIGTERM] is not _on_signal:  # the command is over
+        _pending = None
 
 
 def in_child() -> bool:

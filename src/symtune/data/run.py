@@ -126,6 +126,7 @@ def build_dataset(cfg: DataConfig, out: str | Path, tokenizer=None, progress: bo
                     table.append(json.loads(line))
                 stats.add_meta(meta)
                 bar.update(1)
+                runtime.check_interrupted()  # a signal whose exception was lost (e.g. in a __del__)
             bar.close()
 
         if table is None:

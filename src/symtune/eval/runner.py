@@ -367,11 +367,14 @@ def _score(cfg: EvalConfig, out: Path, scorer, pending: list[Item], dist: Dist, 
     """Score chunk by chunk across the processes; rank 0 appends each chunk's rows (resumable)."""
     from tqdm.auto import tqdm
 
+    from symtune.runtime import check_interrupted
+
     bar = tqdm(total=len(pending), unit="prompt", desc="eval", dynamic_ncols=True,
                disable=not (dist.main and cfg.progress), smoothing=0.1)
     step = cfg.chunk_size * dist.world
     n_chunks = 0
     for start in range(0, len(pending), step):
+        check_interrupted()  # a signal whose exception was lost stops here, before another chunk is stored
         # deal the chunk out longest first: every rank gets a similar token count (less waiting at
         # the gather) and similar lengths land in the same batch (less padding)
         chunk = sorted(pending[start:start + step], key=lambda it: -it.n_tokens)

@@ -132,6 +132,15 @@ class NonFiniteGuard(TrainerCallback):
             raise Diverged(state.global_step, f"non-finite loss ({float(loss)})")
 
 
+class InterruptGuard(TrainerCallback):
+    """Stop at the next step when Ctrl-C / SIGTERM arrived but its exception was lost (runtime.check_interrupted)."""
+
+    def on_step_end(self, args, state, control, **kw):
+        from symtune.runtime import check_interrupted
+
+        check_interrupted()
+
+
 class ProbeCallback(TrainerCallback):
     """Probe ICL (train/probe.py) at step 0 of a fresh run and every probe_every optimizer steps; rows go
     to log.jsonl (and through Trainer.log to the user's tracker)."""

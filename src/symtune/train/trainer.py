@@ -279,7 +279,7 @@ def _training_args(run: "_Run", with_eval: bool):
 
 def _setup_trainer(run: "_Run", model, tok, items, eval_items, probe_sets, extra_callbacks):
     """symtune's Trainer (loss.py) with the step log, checkpoint marker, NaN guard and probe callbacks."""
-    from symtune.train.callbacks import NonFiniteGuard, ProbeCallback, make_callbacks  # import transformers
+    from symtune.train.callbacks import InterruptGuard, NonFiniteGuard, ProbeCallback, make_callbacks  # transformers
     from symtune.train.data import Collator, EncodedDataset
     from symtune.train.loss import SymtuneTrainer
 
@@ -292,7 +292,7 @@ def _setup_trainer(run: "_Run", model, tok, items, eval_items, probe_sets, extra
                       data_collator=Collator(tok.pad_token_id, packing=cfg.packing,
                                              weighted=cfg.dense_weight is not None),
                       processing_class=tok,
-                      callbacks=[NonFiniteGuard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
+                      callbacks=[InterruptGuard(), NonFiniteGuard(), marker_cb, log_cb, *probe_cb, *(extra_callbacks or [])])
     for cb in [log_cb, *probe_cb]:
         cb.trainer = trainer
     return trainer
