@@ -62,15 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2
-    from symtune.runtime import install_signal_handlers, pending_exit_code, restore_signal_handlers
+    from symtune.runtime import check_interrupted, install_signal_handlers, restore_signal_handlers
 
     previous = install_signal_handlers()
     try:
         rc = args._module.run(args)
-        interrupted = pending_exit_code()  # a signal whose exception was lost (see runtime.check_interrupted)
-        if interrupted is not None:
-            print(f"symtune {args.verb}: interrupted; rerun the same command to resume", file=sys.stderr)
-            return interrupted
+        check_interrupted()  # the work ended after a signal whose exception was lost: still exit 130 / 143
     except SymtuneError as e:
         print(f"symtune {args.verb}: error: {e}", file=sys.stderr)
         return 2

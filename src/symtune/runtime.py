@@ -68,11 +68,6 @@ def check_interrupted() -> None:
         raise Interrupted(_pending)
 
 
-def pending_exit_code() -> int | None:
-    """128 + the signal that arrived during this command, or None."""
-    return None if _pending is None else 128 + int(_pending)
-
-
 def install_signal_handlers():
     """Ctrl-C and SIGTERM raise Interrupted (a KeyboardInterrupt), so stages stop through one path.
 
