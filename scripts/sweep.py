@@ -5,6 +5,8 @@
     python scripts/sweep.py plot --split test   # docs/images/pareto_test.png: finalists and controls
     python scripts/sweep.py table         # the Markdown sweep table for docs/RESULTS.md
     python scripts/sweep.py vs runs/st runs/st_control   # tuned A - tuned B on the same queries (a control)
+    python scripts/sweep.py rule i21_long_480 i21_long_480_s1 --control i21_long_480_natural \
+        i21_long_480_natural_s1 --reference i21_nat50 i21_nat50_s1   # issue 21's finalist rule, per criterion
 
 `add` reads RUN/eval_base and RUN/eval_tuned (samples files, no model) through the report's own
 comparison (paired cluster-bootstrap intervals, src/symtune/report/analysis.py) and records, per ICL
@@ -125,6 +127,65 @@ def vs(run_a: str, run_b: str, allow_mismatch: bool = False) -> dict:
     return out
 
 
+SYMBOL_SETTINGS, NATURAL_SETTINGS = ("instr+symbols", "symbols"), ("instr+labels", "labels")
+MARGIN, NATURAL_FLOOR = 3.0, -3.0  # issue 21: +3 over each comparison arm; natural-label Δ not below -3
+
+
+def _steps(name: str, entry: dict) -> int | None:
+    """Training steps of an entry: recorded by `add`, or for a checkpoint entry ARM@STEP its step."""
+    if entry.get("steps") is not None:
+        return int(entry["steps"])
+    tail = name.rpartition("@")[2]
+    return int(tail) if "@" in name and tail.isdigit() else None
+
+
+def rule(arms: list[str], controls: list[str], references: list[str]) -> list[tuple[str, float, bool]]:
+    """Issue 21's finalist rule on the committed dev entries, seed by seed (arms[i], controls[i] and
+    references[i] share training seed i): the seed mean of the arm's Δ at least MARGIN over the reference
+    recipe's and over the natural-labels control's (same steps) in both symbol settings, every seed's lead
+    over the control >= 0 there, and every seed's natural-label Δ >= NATURAL_FLOOR. Differences are taken
+    between Δs, each against its own base, so arms from sessions whose bf16 base differed slightly still
+    compare. Returns (criterion, value, passed) rows; the arm is a finalist when every row passes."""
+    d = _load()
+    if not (len(arms) == len(controls) == len(references)):
+        sys.exit("sweep.py rule: give one control and one reference per arm seed, in the same seed order")
+    entries = {}
+    for name in (*arms, *controls, *references):
+        if name not in d:
+            sys.exit(f"sweep.py rule: no arm '{name}' in {SWEEP}; add it first (sweep.py add {name} RUN)")
+        if d[name].get("split") != "dev":
+            sys.exit(f"sweep.py rule: '{name}' is a {d[name].get('split')} entry; arms are chosen on dev")
+        entries[name] = d[name]["settings"]
+    for group in (arms, controls, references):
+        if len(set(group)) < len(group):
+            sys.exit(f"sweep.py rule: {' '.join(group)} names one entry twice; give one run per training seed")
+    for a, c in zip(arms, controls):
+        if _steps(a, d[a]) != _steps(c, d[c]):
+            sys.exit(f"sweep.py rule: '{a}' trained {_steps(a, d[a])} steps and its control '{c}' "
+                     f"{_steps(c, d[c])}; the rule compares them at the same number of steps")
+
+    def delta(name: str, setting: str) -> float:
+        if setting not in entries[name]:
+            sys.exit(f"sweep.py rule: '{name}' has no {setting} setting; the rule needs all four ICL settings")
+        return entries[name][setting]["delta"]
+
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs)
+
+    rows = []
+    for s in SYMBOL_SETTINGS:
+        for label, others in (("reference", references), ("natural-labels control", controls)):
+            lead = mean([delta(a, s) - delta(o, s) for a, o in zip(arms, others)])
+            rows.append((f"{s}: seed-mean lead over the {label} >= +{MARGIN:g}", round(lead, 2), lead >= MARGIN))
+        for i, (a, c) in enumerate(zip(arms, controls)):
+            lead = delta(a, s) - delta(c, s)
+            rows.append((f"{s}: seed {i} lead over the natural-labels control >= 0", round(lead, 2), lead >= 0))
+    for s in NATURAL_SETTINGS:
+        for i, a in enumerate(arms):
+            rows.append((f"{s}: seed {i} Δ against the base >= {NATURAL_FLOOR:g}", delta(a, s), delta(a, s) >= NATURAL_FLOOR))
+    return rows
+
+
 def _slug(arm: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in arm).strip("_")
 
@@ -240,6 +301,10 @@ def main() -> None:
     v.add_argument("run_b")
     v.add_argument("--allow-mismatch", action="store_true",
                    help="compare runs evaluated differently (dtype, device, split, ...) anyway; the output lists how")
+    r = sub.add_parser("rule", help="issue 21's finalist rule from the committed dev entries")
+    r.add_argument("arms", nargs="+", help="the arm's sweep entries, one per training seed (seed 0 first)")
+    r.add_argument("--control", nargs="+", required=True, help="its natural-labels control, same steps, same seed order")
+    r.add_argument("--reference", nargs="+", required=True, help="the recipe to beat (nat50_ce), same seed order")
     pl = sub.add_parser("plot")
     pl.add_argument("--split", default="dev")
     args = p.parse_args()
@@ -253,6 +318,16 @@ def main() -> None:
             print(f"{setting:20s} A {e['a']:5.1f}  B {e['b']:5.1f}  A-B {_fmt(e)}  ({e['method']})")
     elif args.cmd == "table":
         print(table())
+    elif args.cmd == "rule":
+        rows = rule(args.arms, args.control, args.reference)
+        for name, value, ok in rows:
+            print(f"{'pass' if ok else 'FAIL'}  {value:+6.1f}  {name}")
+        if not all(ok for _, _, ok in rows):
+            print(f"finalist: no ({len(args.arms)} seed(s))")
+        elif len(args.arms) < 2:
+            print("finalist: not yet (passes on one seed; the rule needs two)")
+        else:
+            print(f"finalist: yes ({len(args.arms)} seeds)")
     else:
         print(plot(args.split))
 

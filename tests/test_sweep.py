@@ -87,3 +87,34 @@ def test_vs_refuses_runs_not_evaluated_alike(sweep, report_runs, tmp_path):
     assert len(out.pop("mismatch")) == 2 and out["symbols"]["delta"] is not None
     assert sweep.mismatches(doc, doc) == []
     assert "mismatch" not in sweep.vs(str(st), str(st))
+
+
+def test_rule_applies_the_finalist_rule_seed_by_seed(sweep):
+    def arm(ins, sym, il=5.0, lab=5.0, steps=480, split="dev"):
+        return {"split": split, "steps": steps, "settings": {
+            "instr+labels": {"delta": il}, "labels": {"delta": lab},
+            "instr+symbols": {"delta": ins}, "symbols": {"delta": sym}}}
+
+    sweep.SWEEP.write_text(json.dumps({
+        "a": arm(17.0, 17.0), "a_s1": arm(12.0, 13.0), "c": arm(9.0, 9.0), "c_s1": arm(10.0, 11.0),
+        "r": arm(10.0, 9.0, steps=120), "r_s1": arm(3.0, 4.0, steps=120),
+        "bad_s1": arm(8.0, 13.0, lab=-3.5), "c@120": arm(20.0, 20.0, steps=None), "t": arm(1, 1, split="test")}))
+    rows = {name: (value, ok) for name, value, ok in sweep.rule(["a", "a_s1"], ["c", "c_s1"], ["r", "r_s1"])}
+    # means: instr+symbols (17 + 12) / 2 = 14.5 against control 9.5 (+5.0) and reference 6.5 (+8.0)
+    assert rows["instr+symbols: seed-mean lead over the natural-labels control >= +3"] == (5.0, True)
+    assert rows["instr+symbols: seed-mean lead over the reference >= +3"] == (8.0, True)
+    assert rows["symbols: seed 1 lead over the natural-labels control >= 0"] == (2.0, True)
+    assert all(ok for _, ok in rows.values()) and len(rows) == 12
+    # one seed below its control in instr+symbols, and a natural-label setting below -3: each named
+    failed = [name for name, _, ok in sweep.rule(["a", "bad_s1"], ["c", "c_s1"], ["r", "r_s1"]) if not ok]
+    assert failed == ["instr+symbols: seed 1 lead over the natural-labels control >= 0",
+                      "labels: seed 1 Δ against the base >= -3"]
+    # the same steps for arm and control (a checkpoint entry ARM@STEP counts as STEP); dev entries only
+    with pytest.raises(SystemExit, match="same number of steps"):
+        sweep.rule(["a"], ["c@120"], ["r"])
+    with pytest.raises(SystemExit, match="'t' is a test entry"):
+        sweep.rule(["a"], ["t"], ["r"])
+    with pytest.raises(SystemExit, match="names one entry twice"):
+        sweep.rule(["a", "a_s1"], ["c", "c"], ["r", "r_s1"])
+    with pytest.raises(SystemExit, match="no arm 'x'"):
+        sweep.rule(["x"], ["c"], ["r"])
