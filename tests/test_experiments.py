@@ -129,3 +129,34 @@ def test_queue_runner_runs_each_line_once_and_survives_stdin_readers(tmp_path):
     bad = subprocess.run(["bash", str(script), str(tmp_path / "missing.txt")], cwd=tmp_path,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "missing.txt" in bad.stderr and "usage" in bad.stderr
+
+
+def _result_folder(path: Path) -> Path:
+    """Where an arm's committed result lives (scripts/sweep.py add's naming): seed 0, no control."""
+    results = Path(__file__).parent.parent / "docs" / "results"
+    group = path.parent.name
+    if group == "test":
+        return results / ("default_test" if path.stem == "default" else f"{path.stem}__test__seed_0")
+    return results / (f"i21_{path.stem}" if group == "i21" else path.stem)
+
+
+RECORDED = [p for p in ARMS + FINALISTS + I21 if (_result_folder(p) / "run.json").is_file()]
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[str(p.relative_to(p.parents[1])) for p in RECORDED])
+def test_arm_still_resolves_to_the_recipe_its_result_ran(path):
+    """Arms say `preset: default`, and the default preset moves when a search picks a new recipe: an arm's
+    YAML must still resolve to the data and training its committed run.json recorded, or its command would
+    quietly train something else. Fields added since the run are skipped; `dtype: auto` matches the dtype
+    it resolved to then."""
+    import json
+
+    from symtune.config import hashed
+    from symtune.run_config import resolve_run
+
+    recorded = json.loads((_result_folder(path) / "run.json").read_text(encoding="utf-8"))["hashed_config"]
+    cfg = resolve_run(str(path))
+    for section, now in (("data", hashed(cfg.data)), ("train", hashed(cfg.train))):
+        for key, then in recorded[section].items():
+            if key in now and not (key == "dtype" and now[key] == "auto"):
+                assert now[key] == then, f"{path}: {section}.{key} now {now[key]!r}, its result ran {then!r}"
