@@ -35,7 +35,8 @@ def test_n_prompts_auto_follows_the_steps(tmp_path):
     # the data stage hashes the resolved number: auto and the same explicit number are the same data
     explicit = _resolve(tmp_path, {"preset": "default", "data": {"n_prompts": 5760}, "train": {"steps": 720}})
     assert stage_hashes(cfg)["data"] == stage_hashes(explicit)["data"]
-    assert _resolve(tmp_path, {"preset": "default"}).data.n_prompts == 2000  # a number stays a number
+    assert _resolve(tmp_path, {"preset": "quick"}).data.n_prompts == 1000  # a number stays a number
+    assert _resolve(tmp_path, {"preset": "default"}).data.n_prompts == 8 * 480  # the default preset is `auto`
 
 
 def test_n_prompts_auto_needs_symtune_run():

@@ -5,10 +5,9 @@ import shutil
 
 import pytest
 
-from symtune.config import from_dict
 from symtune.errors import SymtuneError
 from symtune.pipeline import STAGES, run_pipeline
-from symtune.run_config import RunConfig, preset_values
+from symtune.run_config import preset_values, resolve_run
 from helpers import tiny_cfg
 
 
@@ -101,14 +100,19 @@ def test_killed_runs_resume_to_the_same_results(finished_run, tiny_model_dir, tm
 
 def test_presets_resolve():
     for name in ("quick", "default", "paper"):
-        cfg = from_dict(RunConfig, preset_values(name))
+        cfg = resolve_run(overrides={"preset": name})
         assert cfg.preset == name and cfg.eval.suite == ("icl" if name == "quick" else "all")
     # quick (make demo) and default share the tuning recipe the search chose: half natural-label prompts (CE)
-    quick, default = (from_dict(RunConfig, preset_values(n)) for n in ("quick", "default"))
+    quick, default = (resolve_run(overrides={"preset": n}) for n in ("quick", "default"))
     assert quick.data.symbol_fraction == default.data.symbol_fraction == 0.5
     assert quick.train.natural_loss == default.train.natural_loss == "ce" and quick.train.lr == default.train.lr
     assert quick.eval.settings == default.eval.settings and len(quick.eval.settings) == 4
-    paper = from_dict(RunConfig, preset_values("paper"))
+    # the test finalist long_480 (docs/RESULTS.md): 480 steps on fresh prompts, cosine, weight decay, no
+    # LoRA dropout; quick is its first 100 steps on the same schedule shape
+    assert default.train.steps == 480 and default.data.n_prompts == 8 * 480
+    for cfg in (quick, default):
+        assert (cfg.train.schedule, cfg.train.weight_decay, cfg.train.lora_dropout) == ("cosine", 0.01, 0.0)
+    paper = resolve_run(overrides={"preset": "paper"})
     assert paper.data.task_config == paper.eval.task_config == "paper"
     assert paper.eval.k == 4 and paper.eval.limit == 100 and paper.data.max_exemplars == 10
     with pytest.raises(SymtuneError, match="unknown preset"):
@@ -132,7 +136,7 @@ def test_paper_preset_resolves_its_hub_tasks_without_network():
     from symtune.eval.build import resolve_tasks as eval_tasks
     from symtune.run_config import stage_configs
 
-    stages = stage_configs(from_dict(RunConfig, preset_values("paper")), "out")
+    stages = stage_configs(resolve_run(overrides={"preset": "paper"}), "out")
     tune = data_tasks(stages["data"])
     assert len(tune) == 22 and all(t.role == "tune" for t in tune)
     assert stages["eval_base"].task_config == "paper"
@@ -175,7 +179,7 @@ def test_result_fields_change_their_stage_and_later_ones(tiny_model_dir):
     assert [s for s in STAGES if limit[s] != ref[s]] == ["eval_base", "eval_tuned", "report"]
     seed = stage_hashes(tiny_cfg(tiny_model_dir, seed=2))
     assert all(seed[s] != ref[s] for s in STAGES)
-    assert from_dict(RunConfig, preset_values("default")).eval.processes is None  # auto: hardware.default_processes
+    assert resolve_run(overrides={"preset": "default"}).eval.processes is None  # auto: hardware.default_processes
 
 
 def test_release_memory_returns_freed_heap_to_the_os():

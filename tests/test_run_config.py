@@ -52,7 +52,8 @@ def test_yaml_layer_between_preset_and_command_line(tmp_path, capsys):
     y = tmp_path / "arm.yaml"
     y.write_text("preset: default\ntrain:\n  steps: 240\n  lr: 0.0001\neval:\n  limit: 20\n")
     cfg = dry_run(capsys, "--config", str(y), "--train.lr", "3e-4")["config"]
-    assert cfg["preset"] == "default" and cfg["data"]["n_prompts"] == 2000  # from the preset
+    assert cfg["preset"] == "default" and cfg["data"]["tasks"][2] == "sources"  # from the preset
+    assert cfg["data"]["n_prompts"] == 8 * 240  # the preset's `auto`, from the file's steps
     assert cfg["train"]["steps"] == 240 and cfg["eval"]["limit"] == 20      # from the file
     assert cfg["train"]["lr"] == 3e-4                                       # command line wins
 
