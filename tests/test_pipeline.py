@@ -108,10 +108,10 @@ def test_presets_resolve():
     assert quick.train.natural_loss == default.train.natural_loss == "ce" and quick.train.lr == default.train.lr
     assert quick.eval.settings == default.eval.settings and len(quick.eval.settings) == 4
     # the test finalist long_480 (docs/RESULTS.md): 480 steps on fresh prompts, cosine, weight decay, no
-    # LoRA dropout; quick is its first 100 steps on the same schedule shape
+    # LoRA dropout; quick's 100 steps keep a constant rate (a cosine decay over 100 steps cost half the gain)
     assert default.train.steps == 480 and default.data.n_prompts == 8 * 480
-    for cfg in (quick, default):
-        assert (cfg.train.schedule, cfg.train.weight_decay, cfg.train.lora_dropout) == ("cosine", 0.01, 0.0)
+    assert (default.train.schedule, default.train.weight_decay, default.train.lora_dropout) == ("cosine", 0.01, 0.0)
+    assert (quick.train.schedule, quick.train.weight_decay, quick.train.lora_dropout) == ("constant", 0.0, 0.0)
     paper = resolve_run(overrides={"preset": "paper"})
     assert paper.data.task_config == paper.eval.task_config == "paper"
     assert paper.eval.k == 4 and paper.eval.limit == 100 and paper.data.max_exemplars == 10
