@@ -160,3 +160,13 @@ def test_arm_still_resolves_to_the_recipe_its_result_ran(path):
         for key, then in recorded[section].items():
             if key in now and not (key == "dtype" and now[key] == "auto"):
                 assert now[key] == then, f"{path}: {section}.{key} now {now[key]!r}, its result ran {then!r}"
+
+
+def test_default_preset_is_the_test_finalist():
+    """README quotes experiments/test/long_480.yaml's runs as the default preset's results: that holds only while
+    `--preset default` resolves to the same stages (data, training, both evaluations)."""
+    from symtune.pipeline import stage_hashes
+    from symtune.run_config import resolve_run
+
+    finalist = Path(__file__).parent.parent / "experiments" / "test" / "long_480.yaml"
+    assert stage_hashes(resolve_run(None, {"preset": "default"})) == stage_hashes(resolve_run(str(finalist)))
