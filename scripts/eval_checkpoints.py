@@ -77,4 +77,6 @@ def main(argv: list[str] | None = None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    main()
+    from symtune.errors import script_main
+
+    sys.exit(script_main(main))

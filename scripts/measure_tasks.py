@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -146,4 +147,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from symtune.errors import script_main
+
+    sys.exit(script_main(main))

@@ -333,4 +333,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from symtune.errors import script_main
+
+    sys.exit(script_main(main))

@@ -118,3 +118,15 @@ def test_rule_applies_the_finalist_rule_seed_by_seed(sweep):
         sweep.rule(["a", "a_s1"], ["c", "c"], ["r", "r_s1"])
     with pytest.raises(SystemExit, match="no arm 'x'"):
         sweep.rule(["x"], ["c"], ["r"])
+
+
+def test_a_missing_run_folder_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "sweep.py"), "vs", str(tmp_path / "nope"), str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sweep.py: error: report: run folder") and "nope" in lines[0]
