@@ -1,7 +1,7 @@
 """The recipe-search sweep table and its Pareto plot (issue 12), from run folders' samples.
 
     python scripts/sweep.py add families_mixed runs/families_mixed --note "int+letters+words, <=4 tokens"
-    python scripts/sweep.py plot          # docs/images/pareto_dev.png from docs/results/sweep.json
+    python scripts/sweep.py plot          # docs/images/pareto_dev.png (+ _gemma3-270m.png) from docs/results/sweep.json
     python scripts/sweep.py plot --split test   # docs/images/pareto_test.png: finalists and controls
     python scripts/sweep.py table         # the Markdown sweep table for docs/RESULTS.md
     python scripts/sweep.py vs runs/st runs/st_control   # tuned A - tuned B on the same queries (a control)
@@ -14,7 +14,8 @@ setting and for flipped labels, base, tuned, delta and the 95% interval in docs/
 entry per arm, replaced when added again), with the split and the training minutes when known. The JSON
 is committed, so later sessions extend the same table without the run folders; the arm's small files
 (results.json, report, logs, plots; never weights or samples) are copied to docs/results/<arm>/.
-Each entry records the dtype and device its evaluations ran in, and `vs` refuses two runs that were not
+Each entry records the model, dtype and device its evaluations ran in (one Pareto plot per model: each Δ
+is against that model's own base), and `vs` refuses two runs that were not
 evaluated alike (dtype, device, split, tasks, seeds, settings...): a bf16 arm against an fp32 control
 would mix the dtype into the contrast (`--allow-mismatch` compares anyway and says so).
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "docs" / "results" / "sweep.json"
-IMAGES = ROOT / "docs" / "images"  # the plot goes to IMAGES/pareto_<split>.png
+IMAGES = ROOT / "docs" / "images"  # plots go to IMAGES/pareto_<split>[_<model>].png
 SETTINGS = [("icl", "instr+labels"), ("icl", "labels"), ("icl", "instr+symbols"), ("icl", "symbols"),
             ("flipped", "flipped")]
 
@@ -51,8 +52,8 @@ def add(arm: str, run: str, note: str = "") -> dict:
     r = load_run(run)
     if r.base is None or r.tuned is None:
         sys.exit(f"{run}: needs eval_base and eval_tuned")
-    entry: dict = {"run": run, "note": note, "split": split_of(r.tuned), "dtype": r.tuned.doc.get("dtype"),
-                   "device": r.tuned.doc.get("device"), "settings": {}}
+    entry: dict = {"run": run, "note": note, "split": split_of(r.tuned), "model": r.tuned.doc.get("model"),
+                   "dtype": r.tuned.doc.get("dtype"), "device": r.tuned.doc.get("device"), "settings": {}}
     for suite, setting in SETTINGS:
         c = compare(r, suite, setting)
         if c.delta is None:
@@ -216,12 +217,12 @@ def _fmt(s: dict | None) -> str:
 
 
 def table() -> str:
-    rows = ["| arm | split | dtype, device | labels Δ | symbols Δ | flipped Δ | steps | train min | note |",
+    rows = ["| arm | split | model, dtype, device | labels Δ | symbols Δ | flipped Δ | steps | train min | note |",
             "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for arm, e in _load().items():
         s = e["settings"]
         est = " (est.)" if e.get("train_minutes_estimated") else ""
-        rows.append(f"| {arm} | {e.get('split')} | {e.get('dtype', '?')}, {e.get('device', '?')} | "
+        rows.append(f"| {arm} | {e.get('split')} | {e.get('model', '?')}, {e.get('dtype', '?')}, {e.get('device', '?')} | "
                     f"{_fmt(s.get('labels'))} | {_fmt(s.get('symbols'))} | {_fmt(s.get('flipped'))} | "
                     f"{e.get('steps', '')} | {e.get('train_minutes', '')}{est} | {e.get('note', '')} |")
     return "\n".join(rows)
@@ -251,14 +252,25 @@ def _place_labels(fig, ax, items: list[tuple[str, float, float]]) -> None:
         placed.append(box)
 
 
-def plot(split: str = "dev") -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+DEFAULT_MODEL = "smollm2-135m"
 
+
+def plot(split: str = "dev") -> list[Path]:
+    """One Pareto plot per model: each Δ is against that model's own base, so arms of different models
+    share no front. The default model's is pareto_<split>.png, another's pareto_<split>_<model>.png."""
     arms = {arm: e for arm, e in _load().items()
             if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]}
     if not arms:
         sys.exit(f"{SWEEP}: no arm on the {split} split with labels and symbols; add one with `sweep.py add`")
+    models = sorted({e.get("model") or DEFAULT_MODEL for e in arms.values()}, key=lambda m: (m != DEFAULT_MODEL, m))
+    return [_plot_one({a: e for a, e in arms.items() if (e.get("model") or DEFAULT_MODEL) == m}, split, m)
+            for m in models]
+
+
+def _plot_one(arms: dict, split: str, model: str) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     if len({(e.get("dtype"), e.get("device")) for e in arms.values()}) > 1:  # say which rows ran how
         arms = {f"{arm} ({e.get('dtype')}, {e.get('device')})": e for arm, e in arms.items()}
     pts = [(arm, e["settings"]["labels"], e["settings"]["symbols"]) for arm, e in arms.items()]
@@ -280,9 +292,10 @@ def plot(split: str = "dev") -> Path:
     ax.set_ylabel("symbols Δ (points, tuned − base)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.suptitle(f"Recipe search on the {split} evaluation: symbol gain against natural-label change (95% CI)")
+    fig.suptitle(f"Recipe search on the {split} evaluation, {model}\n"
+                 "symbol gain against natural-label change (95% CI)")
     _place_labels(fig, ax, [(arm, lab["delta"], sym["delta"]) for arm, lab, sym in pts])
-    out = IMAGES / f"pareto_{split}.png"
+    out = IMAGES / (f"pareto_{split}.png" if model == DEFAULT_MODEL else f"pareto_{split}_{_slug(model)}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, metadata={"Software": None})
     return out
@@ -329,7 +342,8 @@ def main() -> None:
         else:
             print(f"finalist: yes ({len(args.arms)} seeds)")
     else:
-        print(plot(args.split))
+        for out in plot(args.split):
+            print(out)
 
 
 if __name__ == "__main__":

@@ -38,11 +38,17 @@ def test_table_and_plot_from_the_json(sweep):
     entries["c"]["dtype"] = "float32"
     sweep.SWEEP.write_text(json.dumps(entries))
     rows = sweep.table().splitlines()
-    assert any(r.startswith("| c ") and "| float32, cpu |" in r for r in rows), rows
+    assert any(r.startswith("| c ") and "| ?, float32, cpu |" in r for r in rows), rows
     assert any(r.startswith("| b ") and "22.6 (est.)" in r and "-4.3 [-9.3, +0.7]" in r for r in rows), rows
     assert any(r.startswith("| a ") and "| 37.0 |" in r for r in rows), rows
-    out = sweep.plot()
-    assert out == sweep.IMAGES / "pareto_dev.png" and out.stat().st_size > 10_000
+    assert sweep.plot() == [sweep.IMAGES / "pareto_dev.png"]  # no model recorded: the default model's
+    assert (sweep.IMAGES / "pareto_dev.png").stat().st_size > 10_000
+    # arms of another model get their own plot: their Δ is against another base, so they share no front
+    entries["b"]["model"], entries["c"]["model"] = "gemma3-270m", "smollm2-135m"
+    sweep.SWEEP.write_text(json.dumps(entries))
+    assert any(r.startswith("| b ") and "| gemma3-270m, bfloat16, cpu |" in r for r in sweep.table().splitlines())
+    assert sweep.plot() == [sweep.IMAGES / "pareto_dev.png", sweep.IMAGES / "pareto_dev_gemma3-270m.png"]
+    assert (sweep.IMAGES / "pareto_dev_gemma3-270m.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match="no arm on the test split"):  # one file per split, none empty
         sweep.plot("test")
     assert not (sweep.IMAGES / "pareto_test.png").exists()
@@ -130,3 +136,17 @@ def test_a_missing_run_folder_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sweep.py: error: report: run folder") and "nope" in lines[0]
+
+
+def test_add_records_the_run_and_copies_only_its_small_files(sweep, report_runs):
+    st = report_runs[0]
+    entry = sweep.add("arm x", str(st), note="n")
+    doc = json.loads((st / "eval_tuned" / "results.json").read_text())
+    assert (entry["model"], entry["dtype"], entry["device"]) == (doc["model"], doc["dtype"], doc["device"])
+    for s in ("labels", "symbols", "flipped"):
+        e = entry["settings"][s]
+        assert e["tuned"] - e["base"] == pytest.approx(e["delta"], abs=0.02) and e["ci"][0] <= e["delta"] <= e["ci"][1]
+    assert json.loads(sweep.SWEEP.read_text())["arm x"] == entry
+    copied = sweep.SWEEP.parent / "arm_x"
+    assert (copied / "results_tuned.json").is_file() and (copied / "results_base.json").is_file()
+    assert not list(copied.rglob("*.safetensors")) and not list(copied.rglob("samples*"))
