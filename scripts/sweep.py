@@ -252,9 +252,6 @@ def _place_labels(fig, ax, items: list[tuple[str, float, float]]) -> None:
         placed.append(box)
 
 
-DEFAULT_MODEL = "smollm2-135m"
-
-
 def plot(split: str = "dev") -> list[Path]:
     """One Pareto plot per model: each Δ is against that model's own base, so arms of different models
     share no front. The default model's is pareto_<split>.png, another's pareto_<split>_<model>.png."""
@@ -262,6 +259,8 @@ def plot(split: str = "dev") -> list[Path]:
             if e.get("split") == split and "labels" in e["settings"] and "symbols" in e["settings"]}
     if not arms:
         sys.exit(f"{SWEEP}: no arm on the {split} split with labels and symbols; add one with `sweep.py add`")
+    from symtune.models import DEFAULT_MODEL
+
     models = sorted({e.get("model") or DEFAULT_MODEL for e in arms.values()}, key=lambda m: (m != DEFAULT_MODEL, m))
     return [_plot_one({a: e for a, e in arms.items() if (e.get("model") or DEFAULT_MODEL) == m}, split, m)
             for m in models]
@@ -270,6 +269,8 @@ def plot(split: str = "dev") -> list[Path]:
 def _plot_one(arms: dict, split: str, model: str) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from symtune.models import DEFAULT_MODEL
 
     if len({(e.get("dtype"), e.get("device")) for e in arms.values()}) > 1:  # say which rows ran how
         arms = {f"{arm} ({e.get('dtype')}, {e.get('device')})": e for arm, e in arms.items()}
