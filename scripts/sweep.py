@@ -27,6 +27,8 @@ import json
 import sys
 from pathlib import Path
 
+from symtune.report.contrast import mismatches  # `vs` is the contrast `symtune report A B` prints
+
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "docs" / "results" / "sweep.json"
 IMAGES = ROOT / "docs" / "images"  # plots go to IMAGES/pareto_<split>[_<model>].png
@@ -82,32 +84,13 @@ def add(arm: str, run: str, note: str = "") -> dict:
     return entry
 
 
-VS_SETTINGS = SETTINGS + [("algorithmic", "list_functions"), ("algorithmic", "simp_turing_concept")]
-
-
-# Evaluation config fields that may differ between two runs of one contrast: what is compared (the adapter
-# and its scale) and how the work was spread (batching, processes, threads, progress), never what is scored.
-RUN_ONLY = {"adapter", "adapter_scale", "model", "batch_size", "threads", "processes", "chunk_size", "force",
-            "progress"}
-
-
-def mismatches(doc_a: dict, doc_b: dict) -> list[str]:
-    """'field: A vs B' for every way two tuned evaluations (results.json) were not run alike: the resolved
-    dtype and device, then the evaluation config outside RUN_ONLY (split, tasks, seed, settings, k, ...)."""
-    out = [f"{k}: {doc_a.get(k)} vs {doc_b.get(k)}" for k in ("dtype", "device") if doc_a.get(k) != doc_b.get(k)]
-    ca, cb = doc_a.get("config") or {}, doc_b.get("config") or {}
-    out += [f"eval.{k}: {ca.get(k)} vs {cb.get(k)}" for k in sorted(set(ca) | set(cb))
-            if k not in RUN_ONLY and ca.get(k) != cb.get(k)]
-    return out
-
-
 def vs(run_a: str, run_b: str, allow_mismatch: bool = False) -> dict:
     """Tuned A against tuned B, per setting, with the same paired cluster-bootstrap interval the report
     uses for tuned - base: does the symbol-tuned run beat its control on the same queries? Both runs must
     have scored the same prompts in the same dtype on the same device; otherwise this exits naming the
     first difference, or with allow_mismatch compares anyway and lists them under "mismatch"."""
-    from symtune.report.analysis import compare
-    from symtune.report.load import Run, load_run
+    from symtune.report.contrast import contrast
+    from symtune.report.load import load_run
 
     a, b = load_run(run_a), load_run(run_b)
     if a.tuned is None or b.tuned is None:
@@ -117,12 +100,8 @@ def vs(run_a: str, run_b: str, allow_mismatch: bool = False) -> dict:
         sys.exit(f"sweep.py vs: {run_a} and {run_b} were not evaluated alike ({diff[0]}"
                  f"{f', and {len(diff) - 1} more' if len(diff) > 1 else ''}), so their difference is not "
                  "the tuning's alone; compare runs of one evaluation, dtype and device, or pass --allow-mismatch")
-    pair = Run(path=Path(run_a), label=f"{a.label} - {b.label}", base=b.tuned, tuned=a.tuned)
     out = {"mismatch": diff} if diff else {}
-    for suite, setting in VS_SETTINGS:
-        c = compare(pair, suite, setting)
-        if c.delta is None:
-            continue
+    for _suite, setting, c in contrast(a, b):
         out[setting] = {"a": round(100 * c.tuned, 2), "b": round(100 * c.base, 2), "delta": round(100 * c.delta, 2),
                         "ci": [round(100 * x, 2) for x in c.ci] if c.ci else None, "method": c.method}
     return out

@@ -127,6 +127,38 @@ def test_two_runs_side_by_side(tmp_path):
     assert len(res["pngs"]) == 6
 
 
+def test_two_runs_get_their_tuned_contrast(tmp_path):
+    """The paper's control claim is tuned minus tuned: the report of A and B shows A − B per setting on the
+    same queries, with its interval, and refuses (with the reason) a pair not evaluated alike."""
+    twin = tmp_path / "twin"
+    shutil.copytree(ST, twin)
+    build_report([ST, twin, CONTROL], out=tmp_path / "r", labels=["st", "twin", "control"])
+    md = (tmp_path / "r" / "report.md").read_text()
+    part = md.split("## Tuned against tuned: `st` minus each other run")[1].split("\n## ")[0]
+    tables = [t for t in part.split("\n\n") if t.startswith("| Setting")]
+    assert len(tables) == 2
+    twin_rows, ctl_rows = _table_rows(tables[0]), _table_rows(tables[1])
+    assert "st − twin" in tables[0] and "st − control" in tables[1]
+    for name in ("Instr + labels", "Labels only", "Instr + symbols", "Symbols only", "Flipped (paper)"):
+        assert twin_rows[name][3] == "+0.0" and twin_rows[name][5] == "clustered"  # itself, paired query by query
+    st_acc = _results(ST / "eval_tuned" / "results.json")
+    ctl_acc = _results(CONTROL / "eval_tuned" / "results.json")
+    row = ctl_rows["Symbols only"]
+    assert row[1] == f"{100 * _mean_acc(st_acc, 'symbols'):.1f}" and row[2] == f"{100 * _mean_acc(ctl_acc, 'symbols'):.1f}"
+    assert row[3] == f"{100 * (_mean_acc(st_acc, 'symbols') - _mean_acc(ctl_acc, 'symbols')):+.1f}"
+    assert row[5] != "clustered"  # the control has no samples files to pair
+    assert "List Functions" in ctl_rows
+    # another dtype: named, and no contrast printed for that pair
+    res = twin / "eval_tuned" / "results.json"
+    doc = json.loads(res.read_text())
+    doc["dtype"] = "float32" if doc["dtype"] != "float32" else "bfloat16"
+    res.write_text(json.dumps(doc))
+    build_report([ST, twin], out=tmp_path / "r2", labels=["st", "twin"])
+    md = (tmp_path / "r2" / "report.md").read_text()
+    part = md.split("## Tuned against tuned")[1].split("\n## ")[0]
+    assert "`twin` was not evaluated like `st` (dtype: " in part and "| Setting" not in part
+
+
 def test_default_labels_are_folder_names_and_label_count_checked(tmp_path):
     md = summary_table_markdown([ST, CONTROL])
     assert "st_run: tuned" in md and "control_run: Δ" in md

@@ -1,5 +1,5 @@
-"""The whole report as blocks, in reading order: Table 1, other suites, per task, flipped labels,
-algorithmic reasoning, measurements, training, tuning data, provenance.
+"""The whole report as blocks, in reading order: Table 1, other suites, tuned against tuned (several runs),
+per task, flipped labels, algorithmic reasoning, measurements, training, tuning data, provenance.
 
     from symtune.report.render import document, to_markdown, to_html
     blocks = document(runs, "acc")
@@ -12,8 +12,8 @@ and `table_markdown` for callers).
 from __future__ import annotations
 
 from symtune.report import plots
-from symtune.report.blocks import Bullets, Heading, Image, Para, images
-from symtune.report.fmt import SETTING_ROWS
+from symtune.report.blocks import Bullets, Heading, Image, Para, Table, images
+from symtune.report.fmt import DASH, SETTING_ROWS, SHORT_NAMES, interval, pct, signed
 from symtune.report.load import Run
 from symtune.report.markdown import table_markdown, to_markdown
 from symtune.report.page import to_html
@@ -28,6 +28,7 @@ def document(runs: list[Run], metric: str = "acc") -> list:
 
     b = _opening(runs, metric)
     b += _table1_section(runs, metric)
+    b += _contrast_section(runs, metric)
     b += _per_task_section(runs, metric)
     b += _flipped_section(runs, metric)
     b += _algorithmic_section(runs, metric)
@@ -71,6 +72,34 @@ def _table1_section(runs: list[Run], metric: str) -> list:
     other = other_suites_table(runs, metric)
     if other:
         b += [Heading(3, "Other suites"), other]
+    return b
+
+
+def _contrast_section(runs: list[Run], metric: str) -> list:
+    """With several runs: the first run's tuned model minus each other's, on the same queries (a control's
+    contrast), or why a pair is not compared."""
+    from symtune.report.contrast import contrast, mismatches
+
+    first = runs[0]
+    others = [r for r in runs[1:] if r.tuned is not None]
+    if first.tuned is None or not others:
+        return []
+    names = {**SHORT_NAMES, "list_functions": "List Functions", "simp_turing_concept": "Simple Turing Concepts"}
+    b: list = [Heading(2, f"Tuned against tuned: `{first.label}` minus each other run"),
+               Para("The difference between two tuned models on the same queries (for a control: what the tuning "
+                    "recipe adds beyond it), with the paired cluster-bootstrap interval of the Measurements "
+                    "section; `unpaired`/`mixed` where samples files are missing for some task.")]
+    for r in others:
+        diff = mismatches(first.tuned.doc, r.tuned.doc)
+        if diff:
+            b.append(Para(f"`{r.label}` was not evaluated like `{first.label}` ({'; '.join(diff)}): no contrast, "
+                          "since the difference would not be the tuning's alone."))
+            continue
+        rows = [[names.get(setting, setting), pct(c.tuned), pct(c.base), signed(c.delta), interval(c.ci),
+                 c.method or DASH] for _suite, setting, c in contrast(first, r, metric)]
+        if rows:
+            b.append(Table(["Setting", first.label, r.label, f"{first.label} − {r.label}", "95% CI", "interval"],
+                           rows, "lrrrrl"))
     return b
 
 
