@@ -141,6 +141,14 @@ def test_two_runs_get_their_tuned_contrast(tmp_path):
     assert "st − twin" in tables[0] and "st − control" in tables[1]
     for name in ("Instr + labels", "Labels only", "Instr + symbols", "Symbols only", "Flipped (paper)"):
         assert twin_rows[name][3] == "+0.0" and twin_rows[name][5] == "clustered"  # itself, paired query by query
+    # the algorithmic suites pair too: one samples file per suite setting, each row keyed by its subtask
+    assert twin_rows["List Functions"][3] == "+0.0" and twin_rows["List Functions"][5] == "clustered"
+    from symtune.report.analysis import compare
+    from symtune.report.load import load_run
+
+    lf = compare(load_run(ST), "algorithmic", "list_functions")  # tuned − base as well
+    assert lf.method == "clustered" and lf.n_paired == sum(
+        1 for line in (ST / "eval_tuned" / "samples_algorithmic_list_functions.jsonl").open() if line.strip())
     st_acc = _results(ST / "eval_tuned" / "results.json")
     ctl_acc = _results(CONTROL / "eval_tuned" / "results.json")
     row = ctl_rows["Symbols only"]
