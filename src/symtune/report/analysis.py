@@ -72,14 +72,7 @@ def paired_units(base: Eval, tuned: Eval, suite: str, setting: str, task: str, m
     None when the samples do not pair or do not reproduce the results' accuracies."""
     from symtune.eval.stats import pair_rows
 
-    def rows_of(ev: Eval) -> list[dict] | None:
-        rows = ev.samples(suite, task)
-        if rows is None and task != setting:  # algorithmic: one file per setting, a row's key names its subtask
-            whole = ev.samples(suite, setting)
-            rows = [r for r in whole if r.get("key") == task] if whole else None
-        return rows
-
-    rb, rt = rows_of(base), rows_of(tuned)
+    rb, rt = base.task_rows(suite, setting, task), tuned.task_rows(suite, setting, task)
     if not rb or not rt:
         return None
     rb = [r for r in rb if r.get("setting", setting) == setting]

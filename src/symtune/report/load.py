@@ -52,6 +52,15 @@ class Eval:
                 self._samples[key] = None
         return self._samples[key]
 
+    def task_rows(self, suite: str, setting: str, task: str) -> list[dict] | None:
+        """One task's rows: its own samples file, or where a suite writes one file per setting (algorithmic:
+        a row's key names its subtask) the rows of that file keyed by the task."""
+        rows = self.samples(suite, task)
+        if rows is None and task != setting:
+            whole = self.samples(suite, setting)
+            rows = [r for r in whole if r.get("key") == task] if whole else None
+        return rows
+
 
 @dataclass
 class Run:
