@@ -28,12 +28,12 @@ import sys
 from pathlib import Path
 
 from symtune.report.contrast import mismatches  # `vs` is the contrast `symtune report A B` prints
+from symtune.report.measures import DIAG_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "docs" / "results" / "sweep.json"
 IMAGES = ROOT / "docs" / "images"  # plots go to IMAGES/pareto_<split>[_<model>].png
-SETTINGS = [("icl", "instr+labels"), ("icl", "labels"), ("icl", "instr+symbols"), ("icl", "symbols"),
-            ("flipped", "flipped")]
+SETTINGS = DIAG_SETTINGS  # the four ICL settings and flipped labels, as the report measures them
 
 
 def _load() -> dict:

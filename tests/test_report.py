@@ -13,6 +13,8 @@ import pytest
 from symtune.cli import main
 from symtune.errors import SymtuneError
 from symtune.report import build_report, summary_table_markdown
+from symtune.report.analysis import compare
+from symtune.report.load import load_run
 
 ST = CONTROL = PARTIAL = None  # set by the runs fixture below
 SETTINGS = [("instr+labels", "Instr + labels"), ("labels", "Labels only"), ("instr+symbols", "Instr + symbols"),
@@ -143,9 +145,6 @@ def test_two_runs_get_their_tuned_contrast(tmp_path):
         assert twin_rows[name][3] == "+0.0" and twin_rows[name][5] == "clustered"  # itself, paired query by query
     # the algorithmic suites pair too: one samples file per suite setting, each row keyed by its subtask
     assert twin_rows["List Functions"][3] == "+0.0" and twin_rows["List Functions"][5] == "clustered"
-    from symtune.report.analysis import compare
-    from symtune.report.load import load_run
-
     lf = compare(load_run(ST), "algorithmic", "list_functions")  # tuned − base as well
     assert lf.method == "clustered" and lf.n_paired == sum(
         1 for line in (ST / "eval_tuned" / "samples_algorithmic_list_functions.jsonl").open() if line.strip())
@@ -250,7 +249,6 @@ def test_cli_errors(tmp_path, capsys):
 def test_list_functions_categories_come_from_the_eval_notes(tmp_path):
     """The runner writes categories in results.json notes, not per subtask: the report must use them."""
     from symtune.report.analysis import categories
-    from symtune.report.load import load_run
 
     run_dir = tmp_path / "st_run"
     shutil.copytree(ST, run_dir)

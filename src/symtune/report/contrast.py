@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from symtune.report.analysis import Comparison, compare
 from symtune.report.load import Run
+from symtune.report.measures import DIAG_SETTINGS
 
 # What a contrast covers: the four ICL settings, flipped labels and the two algorithmic suites.
-SETTINGS = [("icl", "instr+labels"), ("icl", "labels"), ("icl", "instr+symbols"), ("icl", "symbols"),
-            ("flipped", "flipped"), ("algorithmic", "list_functions"), ("algorithmic", "simp_turing_concept")]
+SETTINGS = (*DIAG_SETTINGS, ("algorithmic", "list_functions"), ("algorithmic", "simp_turing_concept"))
 
 # Evaluation config fields that may differ between two runs of one contrast: what is compared (the adapter
 # and its scale) and how the work was spread (batching, processes, threads, progress), never what is scored.

@@ -14,7 +14,8 @@ SETTING_ROWS = [  # (setting key, Table-1 row name, instruction, relevant labels
     ("symbols", "Symbols only (neither)", "no", "no (symbols)"),
 ]
 SHORT_NAMES = {"instr+labels": "Instr + labels", "labels": "Labels only", "instr+symbols": "Instr + symbols",
-               "symbols": "Symbols only", "flipped": "Flipped (paper)"}  # the measurement tables' row names
+               "symbols": "Symbols only", "flipped": "Flipped (paper)", "list_functions": "List Functions",
+               "simp_turing_concept": "Simple Turing Concepts"}  # the measurement and contrast tables' row names
 
 
 def pct(x: float | None) -> str:

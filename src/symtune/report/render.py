@@ -84,7 +84,6 @@ def _contrast_section(runs: list[Run], metric: str) -> list:
     others = [r for r in runs[1:] if r.tuned is not None]
     if first.tuned is None or not others:
         return []
-    names = {**SHORT_NAMES, "list_functions": "List Functions", "simp_turing_concept": "Simple Turing Concepts"}
     b: list = [Heading(2, f"Tuned against tuned: `{first.label}` minus each other run"),
                Para("The difference between two tuned models on the same queries (for a control: what the tuning "
                     "recipe adds beyond it), with the paired cluster-bootstrap interval of the Measurements "
@@ -95,7 +94,7 @@ def _contrast_section(runs: list[Run], metric: str) -> list:
             b.append(Para(f"`{r.label}` was not evaluated like `{first.label}` ({'; '.join(diff)}): no contrast, "
                           "since the difference would not be the tuning's alone."))
             continue
-        rows = [[names.get(setting, setting), pct(c.tuned), pct(c.base), signed(c.delta), interval(c.ci),
+        rows = [[SHORT_NAMES.get(setting, setting), pct(c.tuned), pct(c.base), signed(c.delta), interval(c.ci),
                  c.method or DASH] for _suite, setting, c in contrast(first, r, metric)]
         if rows:
             b.append(Table(["Setting", first.label, r.label, f"{first.label} − {r.label}", "95% CI", "interval"],
